@@ -1,0 +1,509 @@
+//! `SessionActor`: sign-in by SMS code, session lookups, logout and IM tokens.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde::Serialize;
+
+use super::relation::{CheckMembers, RelationActor};
+use super::{guarded, supervised_actor, Crash, MailboxGauge, Shards};
+use crate::cache::NearCache;
+use crate::config::Settings;
+use crate::domain::check_code::{CheckCode, CodeHasher};
+use crate::domain::device::Device;
+use crate::domain::jwt::JwtIssuer;
+use crate::domain::nickname::Nickname;
+use crate::domain::now_ms;
+use crate::domain::phone::PhoneNumber;
+use crate::domain::token::{SessionToken, TokenHash};
+use crate::error::{ApiError, ApiResult, Invalid};
+use crate::events::{Event, OutboxSignal, RevokeReason};
+use crate::media::storage::LocalStorage;
+use crate::store::rate::{self, Limit};
+use crate::store::{outbox, sessions, sms as codes, users, Db, TxError};
+
+/// A live session as cached: what authentication needs.
+#[derive(Debug)]
+pub struct SessionEntry {
+    pub id: i64,
+    pub user_id: i64,
+    pub device: String,
+    pub device_id: String,
+    last_used_at: AtomicI64,
+    expires_at: AtomicI64,
+}
+
+/// The caller of an authenticated route.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub user_id: i64,
+    pub session_id: i64,
+    pub device: String,
+    pub device_id: String,
+    pub token_hash: TokenHash,
+}
+
+/// signinbysms's `data`, field types exactly as the contract has them.
+#[derive(Debug, Serialize)]
+pub struct SignInData {
+    pub nickname: String,
+    pub avatar: Option<String>,
+    pub user_id: i64,
+    pub token: String,
+    pub im_token: String,
+    pub is_first_login: u8,
+    pub role: i16,
+    pub last_seen: i64,
+}
+
+pub struct SessionService {
+    db: Db,
+    settings: Arc<Settings>,
+    hasher: CodeHasher,
+    jwt: JwtIssuer,
+    storage: LocalStorage,
+    signal: OutboxSignal,
+    test_numbers: HashMap<(String, String), String>,
+    /// Token hash → session; `None` remembers an unknown token (they are random, so an
+    /// unknown one never becomes valid).
+    pub(crate) cache: NearCache<TokenHash, Option<Arc<SessionEntry>>>,
+    relations: Arc<Shards<RelationActor>>,
+}
+
+pub struct SessionDeps {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub hasher: CodeHasher,
+    pub jwt: JwtIssuer,
+    pub storage: LocalStorage,
+    pub signal: OutboxSignal,
+    pub relations: Arc<Shards<RelationActor>>,
+}
+
+fn session_ttl_ms(settings: &Settings) -> i64 {
+    settings.session.ttl_days as i64 * 86_400_000
+}
+
+struct Verified {
+    code_row: Option<(i64, String)>,
+}
+
+struct SignedIn {
+    user: entity::user::Model,
+    first: bool,
+    last_seen_ms: i64,
+    replaced: Option<TokenHash>,
+}
+
+impl SessionService {
+    pub fn new(d: SessionDeps) -> Self {
+        let c = &d.settings.cache;
+        SessionService {
+            cache: NearCache::new("sessions", c.sessions, Duration::from_secs(c.ttl_secs)),
+            test_numbers: super::sms::test_number_map(&d.settings.sms),
+            db: d.db,
+            settings: d.settings,
+            hasher: d.hasher,
+            jwt: d.jwt,
+            storage: d.storage,
+            signal: d.signal,
+            relations: d.relations,
+        }
+    }
+
+    pub async fn authenticate(&self, hash: TokenHash) -> ApiResult<AuthUser> {
+        let db = self.db.clone();
+        let key = hash.clone();
+        let entry = self
+            .cache
+            .get_or_load(hash.clone(), async move {
+                let row = sessions::find_by_hash(db.conn(), &key).await?;
+                Ok(row.map(|s| {
+                    Arc::new(SessionEntry {
+                        id: s.id,
+                        user_id: s.user_id,
+                        device: s.device,
+                        device_id: s.device_id,
+                        last_used_at: AtomicI64::new(s.last_used_at),
+                        expires_at: AtomicI64::new(s.expires_at),
+                    })
+                }))
+            })
+            .await?;
+        let Some(s) = entry else {
+            return Err(ApiError::Unauthorized);
+        };
+        let now = now_ms();
+        if now >= s.expires_at.load(Ordering::Relaxed) {
+            self.cache.invalidate(&hash).await;
+            return Err(ApiError::Unauthorized);
+        }
+        // Sliding expiry, written back at most once per touch interval.
+        let touch_ms = self.settings.session.touch_interval_secs as i64 * 1000;
+        let last = s.last_used_at.load(Ordering::Relaxed);
+        if now - last >= touch_ms
+            && s.last_used_at
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let expires = now + session_ttl_ms(&self.settings);
+            s.expires_at.store(expires, Ordering::Relaxed);
+            if let Err(e) = sessions::touch(self.db.conn(), s.id, now, expires).await {
+                // Not worth failing the request: the session stays valid until its
+                // stored expiry, and the next request tries again.
+                s.last_used_at.store(last, Ordering::Relaxed);
+                tracing::warn!(error = %e, "could not record session use");
+            }
+        }
+        Ok(AuthUser {
+            user_id: s.user_id,
+            session_id: s.id,
+            device: s.device.clone(),
+            device_id: s.device_id.clone(),
+            token_hash: hash,
+        })
+    }
+
+    /// Checks a code without using it up: wrong tries count (and burn the code after
+    /// `max_attempts`) whether or not the sign-in then succeeds.
+    async fn verify_code(
+        &self,
+        phone: &PhoneNumber,
+        code: &CheckCode,
+        ip: IpAddr,
+    ) -> ApiResult<Verified> {
+        let now = now_ms();
+        let budget = [Limit::new(
+            format!("verify:ip:{ip}"),
+            3_600,
+            self.settings.sms.verify_per_ip_hourly,
+        )];
+        let taken = self
+            .db
+            .write(|txn| {
+                let budget = budget.clone();
+                Box::pin(async move { Ok(rate::take(txn, &budget, now).await?) })
+            })
+            .await?;
+        if let Err(ex) = taken {
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: ex.retry_after_secs,
+            });
+        }
+
+        let key = (phone.nation_code().to_owned(), phone.national().to_owned());
+        if let Some(fixed) = self.test_numbers.get(&key) {
+            let ok: bool =
+                subtle::ConstantTimeEq::ct_eq(fixed.as_bytes(), code.as_str().as_bytes()).into();
+            return if ok {
+                Ok(Verified { code_row: None })
+            } else {
+                Err(ApiError::Invalid(Invalid::UserInfo))
+            };
+        }
+
+        let max = self.settings.sms.max_attempts as i32;
+        let burned = |row: &entity::sms_code::Model| ApiError::TooManyRequests {
+            retry_after_secs: ((row.sent_at + self.settings.sms.cooldown_secs as i64 * 1000 - now)
+                .max(1000) as u64)
+                .div_ceil(1000),
+        };
+        let Some(row) = codes::find(self.db.conn(), phone).await? else {
+            return Err(ApiError::Invalid(Invalid::UserInfo));
+        };
+        if row.consumed_at.is_some() || row.expires_at <= now {
+            return Err(ApiError::Invalid(Invalid::UserInfo));
+        }
+        if row.attempts >= max {
+            return Err(burned(&row));
+        }
+        if !codes::take_attempt(self.db.conn(), row.id, &row.code_hash, max, now).await? {
+            // Lost a race: another try used the last attempt, or the code changed.
+            return match codes::find(self.db.conn(), phone).await? {
+                Some(r) if r.code_hash == row.code_hash && r.attempts >= max => Err(burned(&r)),
+                _ => Err(ApiError::Invalid(Invalid::UserInfo)),
+            };
+        }
+        if !self.hasher.verify(phone, code, &row.code_hash) {
+            return Err(ApiError::Invalid(Invalid::UserInfo));
+        }
+        Ok(Verified {
+            code_row: Some((row.id, row.code_hash)),
+        })
+    }
+
+    pub async fn sign_in(&self, m: SignIn) -> ApiResult<SignInData> {
+        let verified = self.verify_code(&m.phone, &m.code, m.ip).await?;
+        let now = now_ms();
+        let ttl = session_ttl_ms(&self.settings);
+        let token = SessionToken::generate();
+        let token_hash = token.hash();
+        let device = m.device.as_str();
+
+        let done = self
+            .db
+            .write(|txn| {
+                let phone = m.phone.clone();
+                let code_row = verified.code_row.clone();
+                let device_id = m.device_id.clone();
+                let token_hash = token_hash.clone();
+                Box::pin(async move {
+                    if let Some((id, hash)) = &code_row {
+                        if !codes::consume(txn, *id, hash, now).await? {
+                            return Err(TxError::Api(ApiError::Invalid(Invalid::UserInfo)));
+                        }
+                    }
+                    let (user, first) = match users::find_by_phone_for_update(txn, &phone).await? {
+                        Some(u) => (u, false),
+                        None => {
+                            let nick = Nickname::random();
+                            let u = users::insert(txn, &phone, nick.as_str(), now).await?;
+                            outbox::insert(txn, &Event::user_created(u.id, &u.nickname)).await?;
+                            (u, true)
+                        }
+                    };
+                    let mut replaced = None;
+                    if let Some(old) = sessions::find_for_device(txn, user.id, device).await? {
+                        sessions::delete(txn, old.id).await?;
+                        outbox::insert(
+                            txn,
+                            &Event::session_revoked(
+                                user.id,
+                                device,
+                                &old.device_id,
+                                RevokeReason::Replaced,
+                            ),
+                        )
+                        .await?;
+                        replaced = Some(TokenHash(old.token_hash));
+                    }
+                    sessions::insert(
+                        txn,
+                        sessions::NewSession {
+                            user_id: user.id,
+                            device,
+                            device_id: &device_id,
+                            hash: &token_hash,
+                            now,
+                            expires_at: now + ttl,
+                        },
+                    )
+                    .await?;
+                    users::set_last_signin(txn, user.id, now).await?;
+                    let last_seen_ms = if first { now } else { user.last_signin_at };
+                    Ok(SignedIn {
+                        user,
+                        first,
+                        last_seen_ms,
+                        replaced,
+                    })
+                })
+            })
+            .await?;
+        self.signal.committed();
+        if let Some(old) = &done.replaced {
+            self.cache.invalidate(old).await;
+        }
+        let im_token = self
+            .jwt
+            .im_token(done.user.id)
+            .map_err(|e| ApiError::internal("signing im_token failed", e))?;
+        tracing::info!(
+            user_id = done.user.id,
+            device,
+            first = done.first,
+            "signed in"
+        );
+        Ok(SignInData {
+            nickname: done.user.nickname,
+            avatar: done.user.avatar.as_deref().map(|k| self.storage.url(k)),
+            user_id: done.user.id,
+            token: token.as_str().to_owned(),
+            im_token,
+            is_first_login: u8::from(done.first),
+            role: done.user.role,
+            last_seen: done.last_seen_ms / 1000,
+        })
+    }
+
+    pub async fn logout(&self, auth: AuthUser) -> ApiResult<()> {
+        self.db
+            .write(|txn| {
+                let auth = auth.clone();
+                Box::pin(async move {
+                    users::lock_users(txn, &[auth.user_id]).await?;
+                    if sessions::delete(txn, auth.session_id).await? {
+                        outbox::insert(
+                            txn,
+                            &Event::session_revoked(
+                                auth.user_id,
+                                &auth.device,
+                                &auth.device_id,
+                                RevokeReason::Logout,
+                            ),
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        self.signal.committed();
+        self.cache.invalidate(&auth.token_hash).await;
+        Ok(())
+    }
+
+    pub async fn im_token(
+        &self,
+        user_id: i64,
+        act: Option<String>,
+        members: Vec<i64>,
+    ) -> ApiResult<String> {
+        let Some(act) = act else {
+            return self
+                .jwt
+                .im_token(user_id)
+                .map_err(|e| ApiError::internal("signing im_token failed", e));
+        };
+        if !members.is_empty() {
+            self.relations
+                .send(
+                    &user_id,
+                    CheckMembers {
+                        caller: user_id,
+                        members: members.clone(),
+                    },
+                )
+                .await?;
+        }
+        let members: Vec<String> = members.iter().map(i64::to_string).collect();
+        self.jwt
+            .action_token(user_id, &act, &members)
+            .map_err(|e| ApiError::internal("signing action token failed", e))
+    }
+
+    /// Drops the cached sessions of a user on a device type (a revocation seen on the
+    /// event stream from another process).
+    pub fn forget_device(&self, user_id: i64, device: &str) {
+        let device = device.to_owned();
+        self.cache.invalidate_if(move |_, v| {
+            v.as_ref()
+                .is_some_and(|s| s.user_id == user_id && s.device == device)
+        });
+    }
+}
+
+pub struct SessionActor {
+    svc: Arc<SessionService>,
+    gauge: MailboxGauge,
+}
+
+impl SessionActor {
+    pub fn new(svc: Arc<SessionService>, gauge: MailboxGauge) -> Self {
+        SessionActor { svc, gauge }
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = Context<Self>;
+}
+
+supervised_actor!(
+    SessionActor,
+    "session",
+    [Crash, SignIn, Authenticate, Logout, IssueImToken]
+);
+
+#[derive(Message)]
+#[rtype(result = "ApiResult<SignInData>")]
+pub struct SignIn {
+    pub phone: PhoneNumber,
+    pub code: CheckCode,
+    pub device: Device,
+    pub device_id: String,
+    pub ip: IpAddr,
+}
+
+#[derive(Message)]
+#[rtype(result = "ApiResult<AuthUser>")]
+pub struct Authenticate(pub TokenHash);
+
+#[derive(Message)]
+#[rtype(result = "ApiResult<()>")]
+pub struct Logout(pub AuthUser);
+
+#[derive(Message)]
+#[rtype(result = "ApiResult<String>")]
+pub struct IssueImToken {
+    pub user_id: i64,
+    pub act: Option<String>,
+    pub members: Vec<i64>,
+}
+
+impl Handler<SignIn> for SessionActor {
+    type Result = ResponseActFuture<Self, ApiResult<SignInData>>;
+
+    fn handle(&mut self, msg: SignIn, _ctx: &mut Context<Self>) -> Self::Result {
+        let svc = self.svc.clone();
+        guarded(
+            "session",
+            &self.gauge,
+            async move { svc.sign_in(msg).await },
+        )
+    }
+}
+
+impl Handler<Authenticate> for SessionActor {
+    type Result = ResponseActFuture<Self, ApiResult<AuthUser>>;
+
+    fn handle(&mut self, msg: Authenticate, _ctx: &mut Context<Self>) -> Self::Result {
+        let svc = self.svc.clone();
+        guarded("session", &self.gauge, async move {
+            svc.authenticate(msg.0).await
+        })
+    }
+}
+
+impl Handler<Logout> for SessionActor {
+    type Result = ResponseActFuture<Self, ApiResult<()>>;
+
+    fn handle(&mut self, msg: Logout, _ctx: &mut Context<Self>) -> Self::Result {
+        let svc = self.svc.clone();
+        guarded(
+            "session",
+            &self.gauge,
+            async move { svc.logout(msg.0).await },
+        )
+    }
+}
+
+impl Handler<IssueImToken> for SessionActor {
+    type Result = ResponseActFuture<Self, ApiResult<String>>;
+
+    fn handle(&mut self, msg: IssueImToken, _ctx: &mut Context<Self>) -> Self::Result {
+        let svc = self.svc.clone();
+        guarded("session", &self.gauge, async move {
+            svc.im_token(msg.user_id, msg.act, msg.members).await
+        })
+    }
+}
+
+impl super::Request for SignIn {
+    type Output = SignInData;
+}
+
+impl super::Request for Authenticate {
+    type Output = AuthUser;
+}
+
+impl super::Request for Logout {
+    type Output = ();
+}
+
+impl super::Request for IssueImToken {
+    type Output = String;
+}

@@ -1,0 +1,201 @@
+//! `SmsActor`: sends sign-in codes under the cooldown and the daily and hourly limits.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::{guarded, supervised_actor, Crash, MailboxGauge};
+use crate::config::SmsSettings;
+use crate::domain::check_code::{CheckCode, CodeHasher};
+use crate::domain::now_ms;
+use crate::domain::phone::PhoneNumber;
+use crate::error::{ApiError, ApiResult, Dependency, Invalid};
+use crate::sms::{SmsMessage, SmsProvider};
+use crate::store::rate::{self, Limit};
+use crate::store::{sms as codes, Db, TxError};
+
+pub struct SmsService {
+    db: Db,
+    settings: SmsSettings,
+    hasher: CodeHasher,
+    provider: Arc<dyn SmsProvider>,
+    test_numbers: HashMap<(String, String), String>,
+}
+
+impl SmsService {
+    pub fn new(
+        db: Db,
+        settings: SmsSettings,
+        hasher: CodeHasher,
+        provider: Arc<dyn SmsProvider>,
+    ) -> Self {
+        let test_numbers = test_number_map(&settings);
+        SmsService {
+            db,
+            settings,
+            hasher,
+            provider,
+            test_numbers,
+        }
+    }
+
+    fn limits(&self, phone: &PhoneNumber, ip: IpAddr) -> Vec<Limit> {
+        vec![
+            Limit::new(
+                format!("sms:number:{}:{}", phone.nation_code(), phone.national()),
+                86_400,
+                self.settings.per_number_daily,
+            ),
+            Limit::new(format!("sms:ip:{ip}"), 3_600, self.settings.per_ip_hourly),
+            Limit::new("sms:global", 86_400, self.settings.global_daily_budget),
+        ]
+    }
+
+    pub async fn send(&self, phone: PhoneNumber, ip: IpAddr) -> ApiResult<()> {
+        let allowed = &self.settings.allowed_nation_codes;
+        if !allowed.is_empty() && !allowed.iter().any(|c| c == phone.nation_code()) {
+            crate::metrics::sms_refused("country");
+            return Err(ApiError::Invalid(Invalid::NationNotAllowed));
+        }
+        if self
+            .test_numbers
+            .contains_key(&(phone.nation_code().to_owned(), phone.national().to_owned()))
+        {
+            // Review accounts: nothing is sent, the fixed code is accepted at sign-in.
+            return Ok(());
+        }
+
+        let now = now_ms();
+        let code = CheckCode::generate();
+        let hash = self.hasher.hash(&phone, &code);
+        let limits = self.limits(&phone, ip);
+        let cooldown_ms = self.settings.cooldown_secs as i64 * 1000;
+        let expires_at = now + self.settings.code_ttl_secs as i64 * 1000;
+
+        // Claim the cooldown and the counters before sending, so concurrent requests
+        // (on any process) cannot both send.
+        let reserved = self
+            .db
+            .write(|txn| {
+                let (phone, hash, limits) = (phone.clone(), hash.clone(), limits.clone());
+                Box::pin(async move {
+                    let row = codes::find_for_update(txn, &phone).await?;
+                    if let Some(r) = &row {
+                        let wait = r.sent_at + cooldown_ms - now;
+                        if wait > 0 {
+                            crate::metrics::sms_refused("cooldown");
+                            return Err(TxError::Api(ApiError::TooManyRequests {
+                                retry_after_secs: (wait as u64).div_ceil(1000),
+                            }));
+                        }
+                    }
+                    if let Err(ex) = rate::take(txn, &limits, now).await? {
+                        if ex.bucket == "sms:global" {
+                            tracing::error!(
+                                alert = "sms_global_budget_exhausted",
+                                "SMS global daily budget exhausted: no more codes are sent today"
+                            );
+                            crate::metrics::sms_refused("global_budget");
+                        } else {
+                            crate::metrics::sms_refused("limit");
+                        }
+                        return Err(TxError::Api(ApiError::TooManyRequests {
+                            retry_after_secs: ex.retry_after_secs,
+                        }));
+                    }
+                    codes::put(txn, row, &phone, hash, now, expires_at).await?;
+                    Ok(())
+                })
+            })
+            .await;
+        reserved?;
+
+        let msg = SmsMessage {
+            phone: &phone,
+            code: code.as_str(),
+            ttl_minutes: self.settings.code_ttl_secs.div_ceil(60),
+        };
+        match self.provider.send(&msg).await {
+            Ok(()) => {
+                crate::metrics::sms_send(self.provider.name(), "ok");
+                tracing::info!(phone = %phone.masked(), provider = self.provider.name(), "sign-in code sent");
+                Ok(())
+            }
+            Err(e) => {
+                crate::metrics::sms_send(self.provider.name(), "failed");
+                tracing::error!(phone = %phone.masked(), provider = self.provider.name(), error = %e, "SMS provider failed");
+                // The code never arrived: no cooldown, and the send is not counted.
+                let undo = self
+                    .db
+                    .write(|txn| {
+                        let (phone, limits) = (phone.clone(), limits.clone());
+                        Box::pin(async move {
+                            codes::void_send(txn, &phone, now_ms()).await?;
+                            rate::give_back(txn, &limits, now).await?;
+                            Ok(())
+                        })
+                    })
+                    .await;
+                if let Err(e) = undo {
+                    tracing::error!(error = %e, "could not undo the reservation of a failed send");
+                }
+                Err(ApiError::Unavailable(Dependency::Sms))
+            }
+        }
+    }
+}
+
+pub fn test_number_map(settings: &SmsSettings) -> HashMap<(String, String), String> {
+    settings
+        .test_numbers
+        .iter()
+        .filter_map(|t| {
+            let p = PhoneNumber::unchecked(&t.nation_code, &t.phone)?;
+            Some((
+                (p.nation_code().to_owned(), p.national().to_owned()),
+                t.code.clone(),
+            ))
+        })
+        .collect()
+}
+
+pub struct SmsActor {
+    svc: Arc<SmsService>,
+    gauge: MailboxGauge,
+}
+
+impl SmsActor {
+    pub fn new(svc: Arc<SmsService>, gauge: MailboxGauge) -> Self {
+        SmsActor { svc, gauge }
+    }
+}
+
+impl Actor for SmsActor {
+    type Context = Context<Self>;
+}
+
+supervised_actor!(SmsActor, "sms", [Crash, SendCode]);
+
+#[derive(Message)]
+#[rtype(result = "ApiResult<()>")]
+pub struct SendCode {
+    pub phone: PhoneNumber,
+    pub ip: IpAddr,
+}
+
+impl Handler<SendCode> for SmsActor {
+    type Result = ResponseActFuture<Self, ApiResult<()>>;
+
+    fn handle(&mut self, msg: SendCode, _ctx: &mut Context<Self>) -> Self::Result {
+        let svc = self.svc.clone();
+        guarded("sms", &self.gauge, async move {
+            svc.send(msg.phone, msg.ip).await
+        })
+    }
+}
+
+impl super::Request for SendCode {
+    type Output = ();
+}

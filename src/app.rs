@@ -1,0 +1,274 @@
+//! `Application::build(settings)` wires everything and binds the listener (port 0 picks
+//! a free one, which the tests use); `run_until_stopped` serves until shutdown.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+use crate::actors::relation::{RelationActor, RelationService};
+use crate::actors::session::{SessionActor, SessionDeps, SessionService};
+use crate::actors::sms::{SmsActor, SmsService};
+use crate::actors::{ActorThreads, Shards};
+use crate::broker::BrokerStatus;
+use crate::config::Settings;
+use crate::domain::check_code::CodeHasher;
+use crate::domain::jwt::JwtIssuer;
+use crate::events::OutboxSignal;
+use crate::http::AppState;
+use crate::media::storage::LocalStorage;
+use crate::media::AvatarLimits;
+use crate::store::Db;
+
+pub struct Application {
+    port: u16,
+    base_url: String,
+    server: Server,
+    state: web::Data<AppState>,
+    threads: Arc<ActorThreads>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A secret from configuration, or one generated once and kept in `data_dir` so that
+/// tokens survive restarts.
+fn secret_or_generated(
+    configured: &SecretString,
+    data_dir: &Path,
+    file: &str,
+) -> Result<(Vec<u8>, bool), StartError> {
+    let s = configured.expose_secret();
+    if !s.is_empty() {
+        return Ok((s.as_bytes().to_vec(), false));
+    }
+    let path = data_dir.join(file);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let t = existing.trim();
+        if t.len() >= 32 {
+            return Ok((t.as_bytes().to_vec(), true));
+        }
+    }
+    let fresh = hex::encode(rand::random::<[u8; 32]>());
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &fresh)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok((fresh.into_bytes(), true))
+}
+
+/// A key for a purpose, derived from a master secret.
+fn derive_key(master: &[u8], purpose: &str) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+impl Application {
+    /// Must run inside an actix System (`#[actix_web::main]`, `#[actix_web::test]`).
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        settings
+            .validate()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        std::fs::create_dir_all(&settings.app.data_dir)?;
+
+        let (jwt_secret, generated) =
+            secret_or_generated(&settings.jwt.secret, &settings.app.data_dir, "jwt.secret")?;
+        if generated {
+            tracing::warn!(
+                path = %settings.app.data_dir.join("jwt.secret").display(),
+                "no jwt.secret configured: using a generated one kept in the data folder; set IM__JWT__SECRET to the secret shared with the IM server"
+            );
+        }
+        let code_key = match settings.sms.code_key.expose_secret() {
+            k if !k.is_empty() => k.as_bytes().to_vec(),
+            _ => derive_key(&jwt_secret, "im-access sms code key"),
+        };
+
+        let db = Db::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            db.migrate().await?;
+        }
+
+        let listener = TcpListener::bind(&settings.server.bind)?;
+        let addr = listener.local_addr()?;
+        let base_url = if settings.server.public_base_url.is_empty() {
+            format!("http://{addr}")
+        } else {
+            settings.server.public_base_url.clone()
+        };
+        let storage = LocalStorage::new(settings.storage.dir.clone(), base_url.clone())?;
+        let provider = crate::sms::build(&settings.sms).map_err(StartError::Config)?;
+
+        let settings = Arc::new(settings);
+        let signal = OutboxSignal::default();
+        let threads = Arc::new(ActorThreads::new(settings.actors.threads));
+        let cap = settings.actors.mailbox_capacity;
+
+        let relation_service = Arc::new(RelationService::new(
+            db.clone(),
+            settings.clone(),
+            storage.clone(),
+            signal.clone(),
+        ));
+        let relations = Arc::new(Shards::start(
+            "relation",
+            &threads,
+            settings.actors.relation_shards,
+            cap,
+            |g| RelationActor::new(relation_service.clone(), g),
+        ));
+        let session_service = Arc::new(SessionService::new(SessionDeps {
+            db: db.clone(),
+            settings: settings.clone(),
+            hasher: CodeHasher::new(&code_key),
+            jwt: JwtIssuer::hs256(
+                &jwt_secret,
+                settings.jwt.im_token_ttl_secs,
+                settings.jwt.action_token_ttl_secs,
+            ),
+            storage: storage.clone(),
+            signal: signal.clone(),
+            relations: relations.clone(),
+        }));
+        let sessions = Arc::new(Shards::start(
+            "session",
+            &threads,
+            settings.actors.session_shards,
+            cap,
+            |g| SessionActor::new(session_service.clone(), g),
+        ));
+        let sms_service = Arc::new(SmsService::new(
+            db.clone(),
+            settings.sms.clone(),
+            CodeHasher::new(&code_key),
+            provider,
+        ));
+        let sms = Arc::new(Shards::start(
+            "sms",
+            &threads,
+            settings.actors.sms_shards,
+            cap,
+            |g| SmsActor::new(sms_service.clone(), g),
+        ));
+
+        let state = web::Data::new(AppState {
+            test_numbers: crate::actors::sms::test_number_map(&settings.sms),
+            avatar_limits: AvatarLimits {
+                max_side: settings.storage.max_avatar_side,
+                max_decode_bytes: settings.storage.max_decode_bytes,
+                size: settings.storage.avatar_size,
+            },
+            settings: settings.clone(),
+            db: db.clone(),
+            sms,
+            sessions,
+            relations,
+            session_service,
+            relation_service,
+            broker: Arc::new(BrokerStatus::default()),
+        });
+        crate::metrics::handle();
+
+        let resource_dir = storage.root().to_owned();
+        let server_state = state.clone();
+        let route_settings = settings.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(server_state.clone())
+                .wrap(from_fn(crate::http::middleware::request_context))
+                .service(
+                    actix_files::Files::new("/resource", resource_dir.clone())
+                        .use_etag(true)
+                        .use_last_modified(true),
+                )
+                .configure(|cfg| crate::http::routes(cfg, &route_settings))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_millis(
+            settings.server.client_request_timeout_ms,
+        ))
+        .max_connections(settings.server.max_connections_per_worker);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.run();
+
+        let background = vec![tokio::spawn(maintenance(db.clone()))];
+        tracing::info!(%addr, public_base_url = %base_url, database = ?db.backend(), "im-access listening");
+        Ok(Application {
+            port: addr.port(),
+            base_url,
+            server,
+            state,
+            threads,
+            background,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The public base URL (avatar URLs start with it).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the server gracefully (what SIGTERM does).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server stops (SIGTERM/SIGINT or a handle), then stops the
+    /// background work and the actor threads.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let res = self.server.await;
+        for task in &self.background {
+            task.abort();
+        }
+        self.threads.stop();
+        tracing::info!("im-access stopped");
+        res
+    }
+}
+
+/// Deletes what has expired: rate windows and sessions past their lifetime.
+async fn maintenance(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        let now = crate::domain::now_ms();
+        if let Err(e) = crate::store::rate::delete_expired(db.conn(), now).await {
+            tracing::debug!(error = %e, "rate counter cleanup failed");
+        }
+        if let Err(e) = crate::store::sessions::delete_expired(db.conn(), now).await {
+            tracing::debug!(error = %e, "session cleanup failed");
+        }
+    }
+}

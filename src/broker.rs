@@ -1,0 +1,67 @@
+//! The broker connection's state, for /readyz and the metrics, and the outbox backlog.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use entity::outbox;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::store::Db;
+
+#[derive(Default)]
+pub struct BrokerStatus(AtomicU8);
+
+impl BrokerStatus {
+    pub const DISABLED: u8 = 0;
+    pub const CONNECTING: u8 = 1;
+    pub const CONNECTED: u8 = 2;
+    pub const DOWN: u8 = 3;
+
+    pub fn set(&self, s: u8) {
+        self.0.store(s, Ordering::Release);
+        metrics::gauge!("im_broker_connected").set(if s == Self::CONNECTED { 1.0 } else { 0.0 });
+    }
+
+    pub fn get(&self) -> u8 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self.get() {
+            Self::CONNECTING => "connecting",
+            Self::CONNECTED => "up",
+            Self::DOWN => "down",
+            _ => "disabled",
+        }
+    }
+}
+
+/// Unpublished events and the age of the oldest, in seconds.
+pub async fn outbox_backlog(db: &Db) -> Result<(u64, f64), sea_orm::DbErr> {
+    let count = outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .count(db.conn())
+        .await?;
+    let oldest: Option<i64> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::OccurredAt)
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::PublishedAt)
+        .order_by_asc(outbox::Column::Id)
+        .into_tuple()
+        .one(db.conn())
+        .await?;
+    let age = oldest
+        .map(|t| ((crate::domain::now_ms() - t).max(0) as f64) / 1000.0)
+        .unwrap_or(0.0);
+    Ok((count, age))
+}
+
+pub async fn record_outbox_gauges(db: &Db) {
+    match outbox_backlog(db).await {
+        Ok((count, age)) => {
+            metrics::gauge!("im_outbox_backlog_events").set(count as f64);
+            metrics::gauge!("im_outbox_oldest_age_seconds").set(age);
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read the outbox backlog"),
+    }
+}

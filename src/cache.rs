@@ -1,0 +1,270 @@
+//! Near-caches over the database, which stays the truth.
+//!
+//! A load that raced an invalidation of its key must not put the value it read before
+//! the change into the cache: every key hashes to a generation counter that
+//! invalidation bumps, and a load only stores its result if the generation it started
+//! under is unchanged. When cross-process invalidation is down the cache is switched
+//! off (`set_enabled(false)`) and every read goes to the database.
+
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::error::ApiError;
+
+const STRIPES: usize = 64;
+
+pub struct NearCache<K, V> {
+    name: &'static str,
+    inner: Cache<K, V>,
+    generations: Arc<[AtomicU64; STRIPES]>,
+    hasher: std::collections::hash_map::RandomState,
+    enabled: AtomicBool,
+}
+
+enum LoadFailure<V> {
+    /// Loaded, but an invalidation ran meanwhile: answer it, don't keep it.
+    Stale(V),
+    Failed(ApiError),
+}
+
+impl<K, V> NearCache<K, V>
+where
+    K: Hash + Eq + Send + Sync + Clone + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub fn new(name: &'static str, capacity: u64, ttl: Duration) -> Self {
+        Self::with_cache(
+            name,
+            Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+        )
+    }
+
+    /// Capacity counts `weigher` units (bytes, say) instead of entries.
+    pub fn weighted(
+        name: &'static str,
+        capacity: u64,
+        ttl: Duration,
+        weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_cache(
+            name,
+            Cache::builder()
+                .max_capacity(capacity)
+                .weigher(weigher)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+        )
+    }
+
+    fn with_cache(name: &'static str, inner: Cache<K, V>) -> Self {
+        NearCache {
+            name,
+            inner,
+            generations: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            hasher: Default::default(),
+            enabled: AtomicBool::new(true),
+        }
+    }
+
+    fn generation(&self, key: &K) -> &AtomicU64 {
+        &self.generations[(self.hasher.hash_one(key) as usize) % STRIPES]
+    }
+
+    pub async fn get_or_load<F>(&self, key: K, load: F) -> Result<V, ApiError>
+    where
+        F: std::future::Future<Output = Result<V, ApiError>>,
+    {
+        if !self.enabled.load(Ordering::Acquire) {
+            crate::metrics::cache_access(self.name, false);
+            return load.await;
+        }
+        if let Some(v) = self.inner.get(&key).await {
+            crate::metrics::cache_access(self.name, true);
+            return Ok(v);
+        }
+        crate::metrics::cache_access(self.name, false);
+        let generation = self.generation(&key);
+        let started = generation.load(Ordering::Acquire);
+        let res = self
+            .inner
+            .try_get_with(key, async {
+                match load.await {
+                    Ok(v) if generation.load(Ordering::Acquire) == started && self.enabled() => {
+                        Ok(v)
+                    }
+                    Ok(v) => Err(LoadFailure::Stale(v)),
+                    Err(e) => Err(LoadFailure::Failed(e)),
+                }
+            })
+            .await;
+        match res {
+            Ok(v) => Ok(v),
+            Err(e) => match e.as_ref() {
+                LoadFailure::Stale(v) => Ok(v.clone()),
+                LoadFailure::Failed(err) => Err(err.clone()),
+            },
+        }
+    }
+
+    /// Reads only what is already cached.
+    pub async fn peek(&self, key: &K) -> Option<V> {
+        if !self.enabled() {
+            return None;
+        }
+        self.inner.get(key).await
+    }
+
+    pub async fn insert(&self, key: K, value: V) {
+        if self.enabled() {
+            self.inner.insert(key, value).await;
+        }
+    }
+
+    pub async fn invalidate(&self, key: &K) {
+        // Bump first: a load that started before this call will not store its result.
+        self.generation(key).fetch_add(1, Ordering::AcqRel);
+        self.inner.invalidate(key).await;
+    }
+
+    pub fn invalidate_all(&self) {
+        for g in self.generations.iter() {
+            g.fetch_add(1, Ordering::AcqRel);
+        }
+        self.inner.invalidate_all();
+    }
+
+    /// Drops every entry matching `pred` (used when only the value names the key).
+    pub fn invalidate_if(&self, pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
+        for g in self.generations.iter() {
+            g.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Err(e) = self.inner.invalidate_entries_if(pred) {
+            tracing::warn!(cache = self.name, error = %e, "predicate invalidation failed; dropping all");
+            self.inner.invalidate_all();
+        }
+    }
+
+    /// Looks up many keys; the missing ones are loaded with one call of `load`, and kept
+    /// unless an invalidation of their key ran meanwhile.
+    pub async fn get_many_or_load<F, Fut>(
+        &self,
+        keys: &[K],
+        load: F,
+    ) -> Result<Vec<(K, V)>, ApiError>
+    where
+        F: FnOnce(Vec<K>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<(K, V)>, ApiError>>,
+    {
+        let mut found = Vec::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for k in keys {
+            match self.peek(k).await {
+                Some(v) => {
+                    crate::metrics::cache_access(self.name, true);
+                    found.push((k.clone(), v));
+                }
+                None => {
+                    crate::metrics::cache_access(self.name, false);
+                    missing.push(k.clone());
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let started: Vec<u64> = missing
+            .iter()
+            .map(|k| self.generation(k).load(Ordering::Acquire))
+            .collect();
+        let loaded = load(missing.clone()).await?;
+        if self.enabled() {
+            let by_key: std::collections::HashMap<&K, u64> =
+                missing.iter().zip(started.iter().copied()).collect();
+            for (k, v) in &loaded {
+                if by_key
+                    .get(k)
+                    .is_some_and(|g| *g == self.generation(k).load(Ordering::Acquire))
+                {
+                    self.inner.insert(k.clone(), v.clone()).await;
+                }
+            }
+        }
+        found.extend(loaded);
+        Ok(found)
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Turning the cache off (or on again) drops everything in it.
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Release);
+        self.invalidate_all();
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.inner.entry_count()
+    }
+
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.weighted_size()
+    }
+
+    pub async fn run_pending_tasks(&self) {
+        self.inner.run_pending_tasks().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_load_that_raced_an_invalidation_is_not_kept() {
+        let c: NearCache<u32, u32> = NearCache::new("t", 100, Duration::from_secs(60));
+        let v = c
+            .get_or_load(1, async {
+                // The change commits and invalidates while this load is in flight.
+                c.invalidate(&1).await;
+                Ok(10)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, 10, "the racing load still answers what it read");
+        assert_eq!(c.peek(&1).await, None, "but does not keep it");
+        let v = c.get_or_load(1, async { Ok(11) }).await.unwrap();
+        assert_eq!(v, 11);
+        assert_eq!(c.peek(&1).await, Some(11));
+    }
+
+    #[tokio::test]
+    async fn disabled_cache_always_loads() {
+        let c: NearCache<u32, u32> = NearCache::new("t", 100, Duration::from_secs(60));
+        c.get_or_load(1, async { Ok(1) }).await.unwrap();
+        c.set_enabled(false);
+        assert_eq!(c.get_or_load(1, async { Ok(2) }).await.unwrap(), 2);
+        assert_eq!(c.peek(&1).await, None);
+        c.set_enabled(true);
+        assert_eq!(c.get_or_load(1, async { Ok(3) }).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn errors_are_not_cached() {
+        let c: NearCache<u32, u32> = NearCache::new("t", 100, Duration::from_secs(60));
+        assert!(c
+            .get_or_load(1, async { Err(ApiError::Internal) })
+            .await
+            .is_err());
+        assert_eq!(c.get_or_load(1, async { Ok(5) }).await.unwrap(), 5);
+    }
+}

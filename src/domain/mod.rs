@@ -1,0 +1,14 @@
+//! Pure domain types: parsed at the edge, so an invalid value cannot exist past it.
+
+pub mod check_code;
+pub mod device;
+pub mod jwt;
+pub mod nickname;
+pub mod phone;
+pub mod relation;
+pub mod token;
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,54 @@
+//! Operations endpoints: liveness, readiness, metrics, OpenAPI.
+
+use actix_web::http::header::ContentType;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::OpenApi;
+
+use super::envelope::Reply;
+use super::AppState;
+use crate::error::{ApiError, ApiResult, Dependency};
+
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Envelope; data \"ok\" while the process runs")))]
+pub async fn healthz() -> Reply<&'static str> {
+    Reply("ok")
+}
+
+#[derive(Serialize)]
+pub struct Readiness {
+    database: &'static str,
+    broker: &'static str,
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "Envelope; code 0 when the database answers (data {database, broker}), 503 when it does not")))]
+pub async fn readyz(state: web::Data<AppState>) -> ApiResult<Reply<Readiness>> {
+    if let Err(e) = state.db.ping().await {
+        tracing::warn!(error = %e, "readiness: database unreachable");
+        return Err(ApiError::Unavailable(Dependency::Database));
+    }
+    Ok(Reply(Readiness {
+        database: "up",
+        broker: state.broker_state(),
+    }))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.record_gauges().await;
+    let body = crate::metrics::handle()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "This document")))]
+pub async fn openapi() -> HttpResponse {
+    match super::ApiDoc::openapi().to_json() {
+        Ok(json) => HttpResponse::Ok()
+            .insert_header(ContentType::json())
+            .body(json),
+        Err(e) => actix_web::ResponseError::error_response(&ApiError::internal("openapi", e)),
+    }
+}

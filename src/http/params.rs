@@ -1,0 +1,481 @@
+//! Request parameters from wherever the client put them: the query string, and a body
+//! that is form-urlencoded, multipart or JSON (API.md "Transport"). A body value wins
+//! over a query value of the same name. PHP-style arrays (`a[]=1`, `a[0]=1`) and JSON
+//! arrays become lists; JSON numbers and strings of digits are the same.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_multipart::Multipart;
+use actix_web::dev::Payload;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+
+use crate::error::{ApiError, Invalid, TooLarge, Unsupported};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Scalar(String),
+    List(Vec<String>),
+}
+
+/// An uploaded file part, held in memory (bounded by `ParamsConfig::max_file_bytes`).
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub bytes: Bytes,
+}
+
+#[derive(Debug, Default)]
+pub struct Params {
+    values: HashMap<String, Value>,
+    files: HashMap<String, Upload>,
+}
+
+/// Per-route limits, set as resource `app_data`; routes without it take the defaults.
+#[derive(Clone, Debug)]
+pub struct ParamsConfig {
+    /// Largest form or JSON body, and largest text part of a multipart body.
+    pub max_body_bytes: usize,
+    /// Multipart parts kept as files; other file parts are read past and ignored.
+    pub file_fields: &'static [&'static str],
+    pub max_file_bytes: usize,
+    pub max_parts: usize,
+}
+
+impl Default for ParamsConfig {
+    fn default() -> Self {
+        ParamsConfig {
+            max_body_bytes: 64 * 1024,
+            file_fields: &[],
+            max_file_bytes: 0,
+            max_parts: 32,
+        }
+    }
+}
+
+impl ParamsConfig {
+    fn max_multipart_bytes(&self) -> usize {
+        self.max_file_bytes.saturating_add(self.max_body_bytes)
+    }
+}
+
+impl Params {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut p = Params::default();
+        p.merge_pairs(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
+        p
+    }
+
+    /// Adds `key=value` pairs; a later pair for the same plain key replaces the earlier.
+    fn merge_pairs(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
+        let mut indexed: HashMap<String, Vec<(u64, String)>> = HashMap::new();
+        let mut appended: HashMap<String, Vec<String>> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut scalars: Vec<(String, String)> = Vec::new();
+        for (key, value) in pairs {
+            match split_array_key(&key) {
+                Some((name, None)) => {
+                    if !appended.contains_key(name) && !indexed.contains_key(name) {
+                        order.push(name.to_owned());
+                    }
+                    appended.entry(name.to_owned()).or_default().push(value);
+                }
+                Some((name, Some(i))) => {
+                    if !appended.contains_key(name) && !indexed.contains_key(name) {
+                        order.push(name.to_owned());
+                    }
+                    indexed.entry(name.to_owned()).or_default().push((i, value));
+                }
+                None => scalars.push((key, value)),
+            }
+        }
+        let mut lists: HashMap<String, Vec<String>> = HashMap::new();
+        for name in order {
+            let mut list = Vec::new();
+            if let Some(mut idx) = indexed.remove(&name) {
+                idx.sort_by_key(|(i, _)| *i);
+                list.extend(idx.into_iter().map(|(_, v)| v));
+            }
+            if let Some(app) = appended.remove(&name) {
+                list.extend(app);
+            }
+            lists.insert(name, list);
+        }
+        // Within one source a list beats a scalar of the same name.
+        for (k, v) in scalars {
+            if !lists.contains_key(&k) {
+                self.values.insert(k, Value::Scalar(v));
+            }
+        }
+        for (k, v) in lists {
+            self.values.insert(k, Value::List(v));
+        }
+    }
+
+    /// Body values replace query values of the same name.
+    fn overlay(&mut self, body: Params) {
+        self.values.extend(body.values);
+        self.files.extend(body.files);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// A single value; a list is refused. Empty strings count as absent.
+    pub fn opt_str(&self, name: &'static str) -> Result<Option<&str>, ApiError> {
+        match self.values.get(name) {
+            None => Ok(None),
+            Some(Value::Scalar(s)) if s.is_empty() => Ok(None),
+            Some(Value::Scalar(s)) => Ok(Some(s.as_str())),
+            Some(Value::List(_)) => Err(ApiError::param(name)),
+        }
+    }
+
+    pub fn str(&self, name: &'static str) -> Result<&str, ApiError> {
+        self.opt_str(name)?.ok_or(ApiError::missing(name))
+    }
+
+    /// An integer given as a JSON number or a string of digits.
+    pub fn opt_i64(&self, name: &'static str) -> Result<Option<i64>, ApiError> {
+        match self.opt_str(name)? {
+            None => Ok(None),
+            Some(s) => parse_int(s).map(Some).ok_or(ApiError::param(name)),
+        }
+    }
+
+    pub fn i64(&self, name: &'static str) -> Result<i64, ApiError> {
+        self.opt_i64(name)?.ok_or(ApiError::missing(name))
+    }
+
+    /// A list: an array in any of its spellings, or a comma-separated string.
+    pub fn opt_list(&self, name: &'static str) -> Result<Option<Vec<String>>, ApiError> {
+        Ok(match self.values.get(name) {
+            None => None,
+            Some(Value::List(v)) => Some(v.iter().map(|s| s.trim().to_owned()).collect()),
+            Some(Value::Scalar(s)) => Some(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        })
+    }
+
+    pub fn file(&self, name: &str) -> Option<&Upload> {
+        self.files.get(name).filter(|f| !f.bytes.is_empty())
+    }
+}
+
+/// `12`, ` 12 `, `"12"` and `12.0` (a JSON number through a float) are 12.
+pub fn parse_int(s: &str) -> Option<i64> {
+    let t = s.trim();
+    if let Ok(v) = t.parse::<i64>() {
+        return Some(v);
+    }
+    let f = t.parse::<f64>().ok()?;
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+/// `a[]` → `("a", None)`, `a[3]` → `("a", Some(3))`, anything else → None.
+fn split_array_key(key: &str) -> Option<(&str, Option<u64>)> {
+    let open = key.find('[')?;
+    if !key.ends_with(']') || open == 0 {
+        return None;
+    }
+    let name = &key[..open];
+    let inner = &key[open + 1..key.len() - 1];
+    if inner.is_empty() {
+        Some((name, None))
+    } else {
+        inner.parse::<u64>().ok().map(|i| (name, Some(i)))
+    }
+}
+
+pub fn parse_urlencoded(raw: &[u8]) -> Params {
+    let mut p = Params::default();
+    p.merge_pairs(url::form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    p
+}
+
+pub fn parse_json(raw: &[u8]) -> Result<Params, ApiError> {
+    use serde_json::Value as J;
+    let bad = || ApiError::Invalid(Invalid::Body);
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Params::default());
+    }
+    let root: J = serde_json::from_slice(raw).map_err(|_| bad())?;
+    let J::Object(map) = root else {
+        return Err(bad());
+    };
+    fn scalar(v: &J) -> Option<String> {
+        match v {
+            J::String(s) => Some(s.clone()),
+            J::Number(n) => Some(n.to_string()),
+            J::Bool(b) => Some(if *b { "1" } else { "0" }.to_owned()),
+            _ => None,
+        }
+    }
+    let mut p = Params::default();
+    for (k, v) in map {
+        match &v {
+            J::Null => {}
+            J::Array(items) => {
+                let list = items
+                    .iter()
+                    .map(scalar)
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(bad)?;
+                p.values.insert(k, Value::List(list));
+            }
+            J::Object(_) => return Err(bad()),
+            other => {
+                if let Some(s) = scalar(other) {
+                    p.values.insert(k, Value::Scalar(s));
+                }
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn too_large() -> ApiError {
+    ApiError::PayloadTooLarge(TooLarge::Body)
+}
+
+async fn read_body(payload: &mut Payload, limit: usize) -> Result<BytesMut, ApiError> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::Invalid(Invalid::Body))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+async fn read_multipart(
+    req: &HttpRequest,
+    payload: Payload,
+    cfg: &ParamsConfig,
+) -> Result<Params, ApiError> {
+    let mut multipart = Multipart::new(req.headers(), payload);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut files = HashMap::new();
+    let mut total = 0usize;
+    let mut parts = 0usize;
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|_| ApiError::Invalid(Invalid::Body))?;
+        parts += 1;
+        if parts > cfg.max_parts {
+            return Err(ApiError::Invalid(Invalid::Body));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let has_filename = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .is_some();
+        let is_file = cfg.file_fields.contains(&name.as_str());
+        // A file part nobody asked for is read past (the Android client sends `check`).
+        let keep = is_file || !has_filename;
+        let limit = if is_file {
+            cfg.max_file_bytes
+        } else {
+            cfg.max_body_bytes
+        };
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| ApiError::Invalid(Invalid::Body))?;
+            total += chunk.len();
+            if total > cfg.max_multipart_bytes() {
+                return Err(too_large());
+            }
+            if keep {
+                if buf.len() + chunk.len() > limit {
+                    return Err(if is_file {
+                        ApiError::PayloadTooLarge(TooLarge::File)
+                    } else {
+                        too_large()
+                    });
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        if !keep || name.is_empty() {
+            continue;
+        }
+        if is_file {
+            files.insert(
+                name,
+                Upload {
+                    bytes: buf.freeze(),
+                },
+            );
+        } else {
+            let text =
+                String::from_utf8(buf.to_vec()).map_err(|_| ApiError::Invalid(Invalid::Body))?;
+            pairs.push((name, text));
+        }
+    }
+    let mut p = Params::default();
+    p.merge_pairs(pairs);
+    p.files = files;
+    Ok(p)
+}
+
+impl Params {
+    pub async fn extract(req: &HttpRequest, mut payload: Payload) -> Result<Params, ApiError> {
+        let cfg = req.app_data::<ParamsConfig>().cloned().unwrap_or_default();
+        let mut params = parse_urlencoded(req.query_string().as_bytes());
+
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let mime: Option<mime::Mime> = content_type.parse().ok();
+        let declared_len = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+
+        let body = match mime.as_ref().map(|m| (m.type_(), m.subtype())) {
+            Some((mime::MULTIPART, mime::FORM_DATA)) => {
+                if declared_len.is_some_and(|n| n > cfg.max_multipart_bytes()) {
+                    return Err(if cfg.file_fields.is_empty() {
+                        too_large()
+                    } else {
+                        ApiError::PayloadTooLarge(TooLarge::File)
+                    });
+                }
+                read_multipart(req, Payload::take(&mut payload), &cfg).await?
+            }
+            Some((mime::APPLICATION, mime::WWW_FORM_URLENCODED)) => {
+                check_declared(declared_len, cfg.max_body_bytes)?;
+                parse_urlencoded(&read_body(&mut payload, cfg.max_body_bytes).await?)
+            }
+            Some((mime::APPLICATION, mime::JSON)) => {
+                check_declared(declared_len, cfg.max_body_bytes)?;
+                parse_json(&read_body(&mut payload, cfg.max_body_bytes).await?)?
+            }
+            Some((_, sub)) if sub.as_str().ends_with("+json") => {
+                check_declared(declared_len, cfg.max_body_bytes)?;
+                parse_json(&read_body(&mut payload, cfg.max_body_bytes).await?)?
+            }
+            _ => {
+                // No or unknown content type: fine when there is no body (GET, or a POST
+                // carrying everything in the query); otherwise the body is unreadable.
+                check_declared(declared_len, cfg.max_body_bytes)?;
+                let raw = read_body(&mut payload, cfg.max_body_bytes).await?;
+                if raw.is_empty() {
+                    Params::default()
+                } else if content_type.is_empty() {
+                    // curl -d without -H sends form-urlencoded; some clients omit the header.
+                    parse_urlencoded(&raw)
+                } else {
+                    return Err(ApiError::UnsupportedMediaType(Unsupported::ContentType));
+                }
+            }
+        };
+        params.overlay(body);
+        Ok(params)
+    }
+}
+
+fn check_declared(declared: Option<usize>, limit: usize) -> Result<(), ApiError> {
+    if declared.is_some_and(|n| n > limit) {
+        Err(too_large())
+    } else {
+        Ok(())
+    }
+}
+
+impl FromRequest for Params {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Params, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move { Params::extract(&req, payload).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(p: &Params, k: &'static str) -> Vec<String> {
+        p.opt_list(k).unwrap().unwrap()
+    }
+
+    #[test]
+    fn php_arrays_in_every_spelling() {
+        let p = parse_urlencoded(b"members[]=6&members[]=7");
+        assert_eq!(list(&p, "members"), ["6", "7"]);
+        let p = parse_urlencoded(b"members[1]=7&members[0]=6");
+        assert_eq!(list(&p, "members"), ["6", "7"]);
+        let p = parse_urlencoded(b"members%5B%5D=6&members%5B%5D=7");
+        assert_eq!(list(&p, "members"), ["6", "7"]);
+        let p = parse_urlencoded(b"members=6,7");
+        assert_eq!(list(&p, "members"), ["6", "7"]);
+        let p = parse_json(br#"{"members": ["6", 7]}"#).unwrap();
+        assert_eq!(list(&p, "members"), ["6", "7"]);
+    }
+
+    #[test]
+    fn numbers_as_json_numbers_or_digit_strings() {
+        let p = parse_json(br#"{"to_user_id": 12, "page": "3", "size": 20.0}"#).unwrap();
+        assert_eq!(p.i64("to_user_id").unwrap(), 12);
+        assert_eq!(p.i64("page").unwrap(), 3);
+        assert_eq!(p.i64("size").unwrap(), 20);
+        let p = parse_urlencoded(b"to_user_id=12&bad=1x");
+        assert_eq!(p.i64("to_user_id").unwrap(), 12);
+        assert!(p.i64("bad").is_err());
+        assert!(matches!(
+            p.i64("missing"),
+            Err(ApiError::Invalid(Invalid::Missing(m))) if m == "missing"
+        ));
+    }
+
+    #[test]
+    fn body_wins_over_query() {
+        let mut q = parse_urlencoded(b"nickname=query&page=2");
+        q.overlay(parse_urlencoded(b"nickname=body"));
+        assert_eq!(q.str("nickname").unwrap(), "body");
+        assert_eq!(q.i64("page").unwrap(), 2);
+    }
+
+    #[test]
+    fn malformed_json_is_a_body_error() {
+        for raw in [
+            &b"{"[..],
+            b"[1,2]",
+            b"\"x\"",
+            br#"{"a": {"b": 1}}"#,
+            br#"{"a": [[1]]}"#,
+        ] {
+            assert!(matches!(
+                parse_json(raw),
+                Err(ApiError::Invalid(Invalid::Body))
+            ));
+        }
+        assert!(parse_json(b"  ").unwrap().values.is_empty());
+        assert!(parse_json(br#"{"a": null}"#).unwrap().get("a").is_none());
+    }
+
+    #[test]
+    fn a_list_where_a_scalar_is_expected_is_refused() {
+        let p = parse_urlencoded(b"phone[]=1&phone[]=2");
+        assert!(
+            matches!(p.str("phone"), Err(ApiError::Invalid(Invalid::Param(n))) if n == "phone")
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! im-access: the IM access server.
+
+pub mod actors;
+pub mod app;
+pub mod broker;
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod media;
+pub mod metrics;
+pub mod sms;
+pub mod store;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Settings;

@@ -1,0 +1,59 @@
+//! Prometheus metrics through the `metrics` facade. One recorder per process; every
+//! Application in it (tests run several) shares it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Installs the recorder on first use. `None` if another recorder was installed first.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .ok()?
+                .install_recorder()
+                .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+                .ok()
+        })
+        .as_ref()
+}
+
+pub fn http_request(route: &str, code: u16, elapsed: Duration) {
+    let labels = [("route", route.to_owned()), ("code", code.to_string())];
+    metrics::counter!("im_http_requests_total", &labels).increment(1);
+    metrics::histogram!("im_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+}
+
+pub fn cache_access(cache: &'static str, hit: bool) {
+    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => if hit { "hit" } else { "miss" })
+        .increment(1);
+}
+
+pub fn sms_send(provider: &'static str, outcome: &'static str) {
+    metrics::counter!("im_sms_sends_total", "provider" => provider, "outcome" => outcome)
+        .increment(1);
+}
+
+pub fn sms_refused(reason: &'static str) {
+    metrics::counter!("im_sms_refused_total", "reason" => reason).increment(1);
+}
+
+pub fn mailbox_depth(actor: &'static str, depth: usize) {
+    metrics::gauge!("im_actor_mailbox_depth", "actor" => actor).set(depth as f64);
+}
+
+pub fn actor_restart(actor: &'static str) {
+    metrics::counter!("im_actor_restarts_total", "actor" => actor).increment(1);
+}
+
+pub fn events_published(n: u64) {
+    metrics::counter!("im_events_published_total").increment(n);
+}
