@@ -1,4 +1,8 @@
 //! im-access: the IM access server.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod actors;
 pub mod app;

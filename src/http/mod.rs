@@ -82,7 +82,7 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
         Some((name, errs)) => {
             let too_long = errs.iter().any(|e| {
                 e.code == "length"
-                    && e.params.get("max").is_some()
+                    && e.params.contains_key("max")
                     && e.params.get("value").is_some_and(|v| v.is_array())
             });
             if too_long {

@@ -1,0 +1,406 @@
+//! The wire contract: the seed's own examples, the envelope, framework rejections,
+//! languages, request ids, and clients that send JSON or query parameters.
+
+use serde_json::{json, Value};
+
+use crate::common::{assert_envelope, new_phone, spawn_app};
+
+#[actix_web::test]
+async fn seed_curl_examples_verbatim() {
+    let Some(app) = spawn_app().await else { return };
+    // curl -X POST -d "nation_code=86&phone=16522222222" "http://127.0.0.1:18306/sms/send"
+    let res = app
+        .client
+        .post(app.url("/sms/send"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("nation_code=86&phone=16522222222")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"], "ok");
+    assert_eq!(v["message"], "ok");
+    let code = app.codes_sent("16522222222").pop().unwrap();
+
+    // -d "nation_code=86&phone=16522222222&check_code=123456&device=android&device_id=qbfkdvkjdckci"
+    let body = format!(
+        "nation_code=86&phone=16522222222&check_code={code}&device=android&device_id=qbfkdvkjdckci"
+    );
+    let res = app
+        .client
+        .post(app.url("/accessuser/signinbysms"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 0);
+    let d = &v["data"];
+    let mut keys: Vec<&str> = d.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "avatar",
+            "im_token",
+            "is_first_login",
+            "last_seen",
+            "nickname",
+            "role",
+            "token",
+            "user_id"
+        ]
+    );
+    assert!(d["user_id"].is_i64());
+    assert!(d["avatar"].is_null());
+    assert_eq!(d["is_first_login"], 1);
+    assert_eq!(d["role"], 0);
+    assert!(d["last_seen"].is_i64());
+    let nick = d["nickname"].as_str().unwrap();
+    assert!(
+        nick.len() == 6 && nick.bytes().all(|b| b.is_ascii_alphabetic()),
+        "{nick}"
+    );
+    let token = d["token"].as_str().unwrap().to_owned();
+    assert!(
+        token.len() == 32
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+    assert_eq!(d["im_token"].as_str().unwrap().split('.').count(), 3);
+    let me = d["user_id"].as_i64().unwrap();
+
+    // A second user to relate to.
+    let other = app.new_user().await;
+
+    // -H "token: ..." -d "act=conv.create&members[]=6&members[]=7"
+    let body = format!("act=conv.create&members[]={me}&members[]={}", other.user_id);
+    let res = app
+        .client
+        .post(app.url("/accessuser/getimtoken"))
+        .header("token", &token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 0);
+    assert!(v["data"].is_string());
+
+    // -d "to_user_id=12&type=follow"
+    let res = app
+        .client
+        .post(app.url("/relation/operation"))
+        .header("token", &token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("to_user_id={}&type=follow", other.user_id))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"], "ok");
+
+    // -d "type=follow"
+    let res = app
+        .client
+        .post(app.url("/relation/followlist"))
+        .header("token", &token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("type=follow")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 0);
+    assert_eq!(
+        v["data"]["page_info"],
+        json!({"page": 1, "size": 20, "totalPage": 1, "totalCount": 1})
+    );
+    let item = &v["data"]["list"][0];
+    assert_eq!(item["user_id"], other.user_id);
+    assert!(item["nickname"].is_string());
+    assert!(item["avatar"].is_null());
+
+    // -H "token: ..." -F "avatar=@/Users/Desktop/a.jpg;"
+    let jpeg = crate::profile::jpeg_with_exif(64, 48);
+    let form = reqwest::multipart::Form::new().part(
+        "avatar",
+        reqwest::multipart::Part::bytes(jpeg).file_name("a.jpg"),
+    );
+    let v: Value = app
+        .client
+        .post(app.url("/accessuser/updateuserinfo"))
+        .header("token", &token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"]["user_id"], me.to_string());
+    assert!(v["data"]["avatar"].as_str().unwrap().starts_with(&app.base));
+}
+
+#[actix_web::test]
+async fn json_bodied_client_like_the_android_app() {
+    let Some(app) = spawn_app().await else { return };
+    let phone = new_phone();
+    let v = app
+        .post_json(
+            "/sms/send",
+            json!({"nation_code": "86", "phone": phone}),
+            None,
+        )
+        .await;
+    assert_envelope(&v, 0);
+    let code: i64 = app.codes_sent(&phone).pop().unwrap().parse().unwrap();
+    // check_code as a JSON number.
+    let v = app
+        .post_json(
+            "/accessuser/signinbysms",
+            json!({"nation_code": "86", "phone": phone, "check_code": code, "device": "android", "device_id": "abc"}),
+            None,
+        )
+        .await;
+    assert_envelope(&v, 0);
+    let token = v["data"]["token"].as_str().unwrap().to_owned();
+    let other = app.new_user().await;
+    // to_user_id as a number, members as a mixed array.
+    let v = app
+        .post_json(
+            "/relation/operation",
+            json!({"to_user_id": other.user_id, "type": "follow"}),
+            Some(&token),
+        )
+        .await;
+    assert_envelope(&v, 0);
+    let v = app
+        .post_json(
+            "/accessuser/getimtoken",
+            json!({"act": "conv.create", "members": [other.user_id.to_string(), other.user_id]}),
+            Some(&token),
+        )
+        .await;
+    assert_envelope(&v, 0);
+    let v = app
+        .post_json(
+            "/relation/followlist",
+            json!({"type": "follow", "page": "1", "size": 10}),
+            Some(&token),
+        )
+        .await;
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"]["page_info"]["size"], 10);
+    assert_eq!(v["data"]["list"][0]["user_id"], other.user_id);
+
+    // PUT updateuserinfo?nickname=… with a multipart body whose only part is an empty `check`.
+    let form =
+        reqwest::multipart::Form::new().part("check", reqwest::multipart::Part::bytes(Vec::new()));
+    let v: Value = app
+        .client
+        .put(app.url("/accessuser/updateuserinfo?nickname=%E5%B0%8F%E6%98%8E"))
+        .header("token", &token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"]["nickname"], "小明");
+    assert!(v["data"]["user_id"].is_string());
+
+    // Authorization: Bearer works like the token header.
+    let v: Value = app
+        .client
+        .post(app.url("/accessuser/getimtoken"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_envelope(&v, 0);
+}
+
+#[actix_web::test]
+async fn framework_rejections_keep_their_status_and_carry_the_envelope() {
+    let Some(app) = spawn_app().await else { return };
+    let res = app
+        .client
+        .get(app.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 404);
+
+    let res = app.client.get(app.url("/sms/send")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 405);
+
+    let big = "a".repeat(200_000);
+    let res = app
+        .client
+        .post(app.url("/sms/send"))
+        .form(&[("nation_code", "86"), ("phone", big.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 413);
+
+    let res = app
+        .client
+        .post(app.url("/sms/send"))
+        .header("content-type", "text/plain")
+        .body("nation_code=86")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 415);
+
+    let res = app
+        .client
+        .post(app.url("/sms/send"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 1);
+}
+
+#[actix_web::test]
+async fn messages_are_chinese_by_default_and_english_on_request() {
+    let Some(app) = spawn_app().await else { return };
+    let v = app
+        .post_form(
+            "/sms/send",
+            &[("nation_code", "86"), ("phone", "123")],
+            None,
+        )
+        .await;
+    assert_envelope(&v, 1);
+    assert_eq!(v["message"], "无效的号码");
+    let v: Value = app
+        .client
+        .post(app.url("/sms/send"))
+        .header("accept-language", "en-US,en;q=0.9")
+        .form(&[("nation_code", "86"), ("phone", "123")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_envelope(&v, 1);
+    assert_eq!(v["message"], "invalid phone number");
+    let v: Value = app
+        .client
+        .get(app.url("/nowhere"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["message"], "not found");
+}
+
+#[actix_web::test]
+async fn request_id_is_echoed_and_reused_when_well_formed() {
+    let Some(app) = spawn_app().await else { return };
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let header = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 0);
+    assert_eq!(v["request-id"], header);
+
+    let mine = "0123456789abcdef0123456789abcdef";
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], mine);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["request-id"], mine);
+
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "not-a-good-id")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_ne!(v["request-id"], "not-a-good-id");
+    assert_envelope(&v, 0);
+}
+
+#[actix_web::test]
+async fn operations_endpoints() {
+    let Some(app) = spawn_app().await else { return };
+    let v = app.get("/healthz", None).await;
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"], "ok");
+    let v = app.get("/readyz", None).await;
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"]["database"], "up");
+    assert_eq!(v["data"]["broker"], "disabled");
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("im_http_requests_total"), "{text}");
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+}
+
+#[actix_web::test]
+async fn a_crashed_actor_restarts_and_the_server_keeps_answering() {
+    use im_access::actors::Crash;
+    let Some(app) = spawn_app().await else { return };
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    // Crash every shard of every actor kind, as a bug in a handler would.
+    for i in 0..16u64 {
+        let err = app.state.relations.send(&i, Crash).await.unwrap_err();
+        assert_eq!(err.code(), 500);
+        let _ = app.state.sessions.send(&i, Crash).await;
+        let _ = app.state.sms.send(&i, Crash).await;
+    }
+    // Everything still answers.
+    let v = app.relate(&a, b.user_id, "follow").await;
+    assert_envelope(&v, 0);
+    assert_eq!(app.list_ids(&a, "follow").await, vec![b.user_id]);
+    let c = app.new_user().await;
+    assert!(c.user_id > b.user_id);
+}

@@ -1,0 +1,11 @@
+//! Black-box tests over real HTTP. Run on SQLite by default; `IM_TEST_DATABASE=postgres`
+//! or `=mysql` runs the same tests on those servers.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod contract;
+mod profile;
+mod relations;
+mod sms;

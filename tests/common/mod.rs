@@ -1,0 +1,358 @@
+//! Test support shared by the test binaries: an `Application` on port 0 over a fresh
+//! database, an HTTP client, and helpers for the envelope.
+//!
+//! Backends: SQLite by default (nothing to install). `IM_TEST_DATABASE=postgres` or
+//! `=mysql` runs against the servers at `IM_TEST_POSTGRES_URL` / `IM_TEST_MYSQL_URL`,
+//! one fresh database per test. When such a server is unreachable the test says so and
+//! is skipped, unless `IM_TEST_REQUIRE_SERVICES=1` (set by `.ci/run`) makes it fail.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use im_access::Settings;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+
+pub const POSTGRES_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const MYSQL_DEFAULT: &str = "mysql://root@127.0.0.1:3306/test";
+
+pub fn required() -> bool {
+    std::env::var("IM_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// Reports a missing service: a failure when services are required, else a visible skip.
+pub fn skip_or_fail(what: &str) {
+    if required() {
+        panic!("{what} is required (IM_TEST_REQUIRE_SERVICES=1) but unavailable");
+    }
+    eprintln!("SKIPPED: {what} unavailable; set it up to run this test");
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("IM_TEST_DATABASE").as_deref() {
+        Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+        Ok("mysql") | Ok("mariadb") => Backend::MySql,
+        _ => Backend::Sqlite,
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+/// A fresh, empty database on the server at `admin_url`; None if it is unreachable.
+pub async fn fresh_database(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let admin = std::env::var("IM_TEST_POSTGRES_URL").unwrap_or(POSTGRES_DEFAULT.into());
+            let conn = Database::connect(&admin).await.ok()?;
+            let name = unique("im_test");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .ok()?;
+            let mut url = url::Url::parse(&admin).ok()?;
+            url.set_path(&format!("/{name}"));
+            Some(url.to_string())
+        }
+        Backend::MySql => {
+            let admin = std::env::var("IM_TEST_MYSQL_URL").unwrap_or(MYSQL_DEFAULT.into());
+            let conn = Database::connect(&admin).await.ok()?;
+            let name = unique("im_test");
+            conn.execute_unprepared(&format!(
+                "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ))
+            .await
+            .ok()?;
+            let mut url = url::Url::parse(&admin).ok()?;
+            url.set_path(&format!("/{name}"));
+            Some(url.to_string())
+        }
+    }
+}
+
+/// Settings for a test: port 0, everything under `dir`, the file SMS provider.
+pub fn test_settings(dir: &std::path::Path, database_url: Option<String>) -> Settings {
+    let mut s = Settings::load_from(None, false).expect("default settings load");
+    s.app.data_dir = dir.to_path_buf();
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.server.shutdown_timeout_secs = 5;
+    s.database.url = database_url
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("im.db").display()))
+        .into();
+    s.database.max_connections = 8;
+    s.sms.provider = im_access::config::SmsProviderKind::File;
+    s.sms.file_path = dir.join("sms.jsonl");
+    s.storage.dir = dir.join("resource");
+    s.jwt.secret = "test-secret-test-secret-test-secret".to_owned().into();
+    s.log.level = "warn".into();
+    s
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub settings: Settings,
+    pub state: actix_web::web::Data<im_access::http::AppState>,
+    pub handle: actix_web::dev::ServerHandle,
+    pub backend: Backend,
+}
+
+/// Starts an app on the backend chosen by `IM_TEST_DATABASE`; None when that backend's
+/// server is unavailable (and not required).
+pub async fn spawn_app() -> Option<TestApp> {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    let backend = backend();
+    let db = match backend {
+        Backend::Sqlite => None,
+        b => match fresh_database(b).await {
+            Some(url) => Some(url),
+            None => {
+                skip_or_fail(&format!("{b:?} test database"));
+                return None;
+            }
+        },
+    };
+    Some(spawn_on(backend, db, configure).await)
+}
+
+pub async fn spawn_on(
+    backend: Backend,
+    database_url: Option<String>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    im_access::telemetry::init(&im_access::config::LogSettings {
+        format: im_access::config::LogFormat::Text,
+        level: std::env::var("IM_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = test_settings(dir.path(), database_url);
+    configure(&mut settings);
+    let app = im_access::Application::build(settings.clone())
+        .await
+        .expect("application starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let handle = app.server_handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        dir,
+        settings,
+        state,
+        handle,
+        backend,
+    }
+}
+
+pub fn assert_envelope(v: &Value, code: u64) {
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"));
+    let mut keys: Vec<&str> = obj.keys().map(|k| k.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["code", "data", "message", "request-id"], "{v}");
+    assert_eq!(v["code"].as_u64(), Some(code), "{v}");
+    assert!(v["message"].is_string(), "{v}");
+    let id = v["request-id"].as_str().expect("request-id is a string");
+    assert!(
+        id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "request-id {id}"
+    );
+    if code == 0 {
+        assert!(!v["data"].is_null(), "data is never null on success: {v}");
+    } else {
+        assert!(v["data"].is_null(), "{v}");
+    }
+}
+
+pub struct SignedIn {
+    pub user_id: i64,
+    pub token: String,
+    pub phone: String,
+    pub data: Value,
+}
+
+/// A valid Chinese mobile number no other test uses.
+pub fn new_phone() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = (N.fetch_add(1, Ordering::Relaxed)
+        + std::process::id() as u64 * 1000
+        + rand::random::<u32>() as u64)
+        % 100_000_000;
+    format!("139{n:08}")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], token: Option<&str>) -> Value {
+        let mut req = self.client.post(self.url(path)).form(form);
+        if let Some(t) = token {
+            req = req.header("token", t);
+        }
+        let res = req.send().await.expect("request");
+        assert_eq!(res.status(), 200, "{path}");
+        res.json().await.expect("json envelope")
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value, token: Option<&str>) -> Value {
+        let mut req = self.client.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.header("token", t);
+        }
+        let res = req.send().await.expect("request");
+        assert_eq!(res.status(), 200, "{path}");
+        res.json().await.expect("json envelope")
+    }
+
+    pub async fn get(&self, path_and_query: &str, token: Option<&str>) -> Value {
+        let mut req = self.client.get(self.url(path_and_query));
+        if let Some(t) = token {
+            req = req.header("token", t);
+        }
+        let res = req.send().await.expect("request");
+        res.json().await.expect("json envelope")
+    }
+
+    /// The codes the file provider recorded for a number, oldest first.
+    pub fn codes_sent(&self, phone: &str) -> Vec<String> {
+        let path = self.settings.sms.file_path.clone();
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["phone"] == phone)
+            .filter_map(|v| v["code"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    pub async fn send_code(&self, phone: &str) -> String {
+        let v = self
+            .post_form(
+                "/sms/send",
+                &[("nation_code", "86"), ("phone", phone)],
+                None,
+            )
+            .await;
+        assert_envelope(&v, 0);
+        self.codes_sent(phone).pop().expect("a code was sent")
+    }
+
+    pub async fn sign_in_device(&self, phone: &str, device: &str, device_id: &str) -> SignedIn {
+        let code = self.send_code(phone).await;
+        let v = self
+            .post_form(
+                "/accessuser/signinbysms",
+                &[
+                    ("nation_code", "86"),
+                    ("phone", phone),
+                    ("check_code", &code),
+                    ("device", device),
+                    ("device_id", device_id),
+                ],
+                None,
+            )
+            .await;
+        assert_envelope(&v, 0);
+        SignedIn {
+            user_id: v["data"]["user_id"].as_i64().expect("user_id"),
+            token: v["data"]["token"].as_str().expect("token").to_owned(),
+            phone: phone.to_owned(),
+            data: v["data"].clone(),
+        }
+    }
+
+    /// A new user signed in on android.
+    pub async fn new_user(&self) -> SignedIn {
+        let phone = new_phone();
+        self.sign_in_device(&phone, "android", "device-1").await
+    }
+
+    pub async fn relate(&self, who: &SignedIn, to: i64, op: &str) -> Value {
+        self.post_form(
+            "/relation/operation",
+            &[("to_user_id", &to.to_string()), ("type", op)],
+            Some(&who.token),
+        )
+        .await
+    }
+
+    pub async fn list(&self, who: &SignedIn, kind: &str, page: u64, size: u64) -> Value {
+        self.post_form(
+            "/relation/followlist",
+            &[
+                ("type", kind),
+                ("page", &page.to_string()),
+                ("size", &size.to_string()),
+            ],
+            Some(&who.token),
+        )
+        .await
+    }
+
+    pub async fn list_ids(&self, who: &SignedIn, kind: &str) -> Vec<i64> {
+        let v = self.list(who, kind, 1, 100).await;
+        assert_envelope(&v, 0);
+        v["data"]["list"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|c| c["user_id"].as_i64().expect("user_id number"))
+            .collect()
+    }
+
+    /// Outbox rows in insertion order: (type, data).
+    pub async fn outbox(&self) -> Vec<(String, Value)> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        let rows = entity::outbox::Entity::find()
+            .order_by_asc(entity::outbox::Column::Id)
+            .all(self.state.db.conn())
+            .await
+            .expect("outbox rows");
+        rows.into_iter()
+            .map(|r| {
+                (
+                    r.event_type,
+                    serde_json::from_str(&r.data).expect("data json"),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn outbox_len(&self) -> usize {
+        self.outbox().await.len()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
