@@ -104,6 +104,8 @@ pub fn test_settings(dir: &std::path::Path, database_url: Option<String>) -> Set
 }
 
 pub struct TestApp {
+    /// The server database this test created (dropped with the app).
+    pub database: Option<(Backend, String)>,
     pub base: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
@@ -146,6 +148,7 @@ pub async fn spawn_on(
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(dir.path(), database_url);
     configure(&mut settings);
+    let database = settings_database(backend, &settings);
     let app = im_access::Application::build(settings.clone())
         .await
         .expect("application starts");
@@ -154,6 +157,7 @@ pub async fn spawn_on(
     let handle = app.server_handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
+        database,
         base,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -164,6 +168,58 @@ pub async fn spawn_on(
         state,
         handle,
         backend,
+    }
+}
+
+fn settings_database(backend: Backend, settings: &Settings) -> Option<(Backend, String)> {
+    use secrecy::ExposeSecret;
+    if backend == Backend::Sqlite {
+        return None;
+    }
+    let url = url::Url::parse(settings.database.url.expose_secret()).ok()?;
+    Some((backend, url.path().trim_start_matches('/').to_owned()))
+}
+
+/// Drops a test database, on a thread of its own (Drop can't await).
+pub fn drop_database(backend: Backend, name: String) {
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let (admin, sql) = match backend {
+                Backend::Postgres => (
+                    std::env::var("IM_TEST_POSTGRES_URL").unwrap_or(POSTGRES_DEFAULT.into()),
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ),
+                Backend::MySql => (
+                    std::env::var("IM_TEST_MYSQL_URL").unwrap_or(MYSQL_DEFAULT.into()),
+                    format!("DROP DATABASE IF EXISTS {name}"),
+                ),
+                Backend::Sqlite => return,
+            };
+            if let Ok(conn) = Database::connect(&admin).await {
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    conn.execute_unprepared(&sql),
+                )
+                .await;
+            }
+        });
+    })
+    .join();
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((backend, name)) = self.database.take() {
+            if name.starts_with("im_test_") {
+                drop_database(backend, name);
+            }
+        }
     }
 }
 
