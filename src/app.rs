@@ -34,6 +34,7 @@ pub struct Application {
     state: web::Data<AppState>,
     threads: Arc<ActorThreads>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +216,19 @@ impl Application {
         }
         let server = server.run();
 
-        let background = vec![tokio::spawn(maintenance(db.clone()))];
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let mut background = vec![tokio::spawn(maintenance(db.clone(), stop_rx.clone()))];
+        if !settings.amqp.url.expose_secret().is_empty() {
+            background.push(tokio::spawn(crate::cluster::run(
+                db.clone(),
+                settings.amqp.clone(),
+                crate::cluster::Caches {
+                    sessions: state.session_service.clone(),
+                    relations: state.relation_service.clone(),
+                },
+                stop_rx.clone(),
+            )));
+        }
         tracing::info!(%addr, public_base_url = %base_url, database = ?db.backend(), "im-access listening");
         Ok(Application {
             port: addr.port(),
@@ -224,6 +237,7 @@ impl Application {
             state,
             threads,
             background,
+            stop,
         })
     }
 
@@ -249,8 +263,16 @@ impl Application {
     /// background work and the actor threads.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let res = self.server.await;
-        for task in &self.background {
-            task.abort();
+        let _ = self.stop.send(true);
+        for task in self.background {
+            // Tasks that watch `stop` end by themselves; the rest are cut off.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
         self.threads.stop();
         tracing::info!("im-access stopped");
@@ -259,10 +281,13 @@ impl Application {
 }
 
 /// Deletes what has expired: rate windows and sessions past their lifetime.
-async fn maintenance(db: Db) {
+async fn maintenance(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
         let now = crate::domain::now_ms();
         if let Err(e) = crate::store::rate::delete_expired(db.conn(), now).await {
             tracing::debug!(error = %e, "rate counter cleanup failed");

@@ -8,6 +8,7 @@ pub mod actors;
 pub mod app;
 pub mod broker;
 pub mod cache;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -20,3 +20,17 @@ pub async fn insert(c: &impl ConnectionTrait, e: &Event) -> Result<(), DbErr> {
     .await?;
     Ok(())
 }
+
+/// When the oldest event not yet confirmed by the broker happened (ms), if any.
+pub async fn oldest_unpublished(c: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::OccurredAt)
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::PublishedAt)
+        .order_by_asc(outbox::Column::Id)
+        .into_tuple()
+        .one(c)
+        .await
+}

@@ -1,0 +1,219 @@
+//! The binary as operators run it: start-up refusals of the production profile, the
+//! migration CLI, and graceful shutdown on SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_im-access");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A command for the binary with a private data folder and nothing inherited from the
+/// developer's environment.
+fn im(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IM_") {
+            c.env_remove(k);
+        }
+    }
+    c.current_dir(dir)
+        .env("IM_CONFIG_DIR", dir.join("no-config"))
+        .env("IM_ENV_FILE", dir.join("no.env"))
+        .env("IM__APP__DATA_DIR", dir.join("data"))
+        .env("IM__LOG__LEVEL", "warn");
+    c
+}
+
+fn run(c: &mut Command) -> Output {
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn production_profile_refuses_unsafe_settings_and_says_what_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "0123456789abcdef0123456789abcdef-secret";
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![], "IM__JWT__SECRET"),
+        (vec![("IM__JWT__SECRET", "short")], "IM__JWT__SECRET"),
+        (vec![("IM__JWT__SECRET", secret)], "IM__SMS__PROVIDER"),
+        (
+            vec![
+                ("IM__JWT__SECRET", secret),
+                ("IM__SMS__PROVIDER", "webhook"),
+                ("IM__SMS__WEBHOOK__URL", "https://sms.example.com/send"),
+                ("IM__SERVER__PUBLIC_BASE_URL", "http://cdn.example.com"),
+            ],
+            "IM__SERVER__PUBLIC_BASE_URL",
+        ),
+    ];
+    for (env, must_name) in cases {
+        let mut c = im(dir.path());
+        c.env("IM__APP__PROFILE", "production")
+            .env("IM__SERVER__BIND", "127.0.0.1:0");
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        let out = run(&mut c);
+        assert!(!out.status.success(), "{env:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(must_name), "{env:?}: {err}");
+    }
+}
+
+#[test]
+fn migration_cli_status_up_and_down() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let out = run(im(dir.path()).args(["migrate", "status"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pending  m20261128_000001_initial"), "{text}");
+    let out = run(im(dir.path()).args(["migrate", "up"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&run(im(dir.path()).args(["migrate", "status"])).stdout)
+        .to_string();
+    assert!(text.contains("applied  m20261128_000001_initial"), "{text}");
+    let out = run(im(dir.path()).args(["migrate", "down"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&run(im(dir.path()).args(["migrate", "status"])).stdout)
+        .to_string();
+    assert!(text.contains("pending  m20261128_000001_initial"), "{text}");
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path) -> Server {
+    let port = free_port();
+    let child = im(dir)
+        .env("IM__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("IM__SERVER__SHUTDOWN_TIMEOUT_SECS", "10")
+        .env("IM__SMS__PROVIDER", "file")
+        .env("IM__SMS__FILE_PATH", dir.join("sms.jsonl"))
+        .env("IM__JWT__SECRET", "lifecycle-test-secret-lifecycle-test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.1 200") {
+                return Server { child, port };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not become healthy");
+}
+
+fn sigterm(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path());
+    let body = b"nation_code=86&phone=16522222222";
+    // A request whose body is still arriving when the signal comes.
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.write_all(
+        format!(
+            "POST /sms/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    s.write_all(&body[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(server.child.id());
+    std::thread::sleep(Duration::from_millis(500));
+    // No new connections once stopping.
+    let refused = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{}", server.port).parse().unwrap(),
+        Duration::from_millis(500),
+    )
+    .is_err();
+    s.write_all(&body[10..]).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                response.extend_from_slice(&buf[..n]);
+                if response.windows(4).any(|w| w == b"\r\n\r\n") && response.ends_with(b"}") {
+                    break;
+                }
+            }
+            Err(e) => panic!("in-flight request was cut off: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains(r#""code":0"#), "{text}");
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = server.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        refused,
+        "the listener still accepted connections after SIGTERM"
+    );
+    // The request that was answered ok is durable: its code is in the file.
+    let sent = std::fs::read_to_string(dir.path().join("sms.jsonl")).unwrap();
+    assert!(sent.contains("16522222222"));
+}
