@@ -197,11 +197,27 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(server_state.clone())
+                // No allowlist, no CORS: browsers then keep to same-origin by themselves.
+                .wrap(actix_web::middleware::Condition::new(
+                    !route_settings.server.cors_allowed_origins.is_empty(),
+                    cors(&route_settings.server.cors_allowed_origins),
+                ))
                 .wrap(from_fn(crate::http::middleware::request_context))
                 .service(
-                    actix_files::Files::new("/resource", resource_dir.clone())
-                        .use_etag(true)
-                        .use_last_modified(true),
+                    web::scope("/resource")
+                        // Stored files are ours, re-encoded, under names we made; the
+                        // headers make sure no browser reads them as anything else.
+                        .wrap(
+                            actix_web::middleware::DefaultHeaders::new()
+                                .add(("X-Content-Type-Options", "nosniff"))
+                                .add(("Content-Security-Policy", "default-src 'none'"))
+                                .add(("Cache-Control", "public, max-age=31536000, immutable")),
+                        )
+                        .service(
+                            actix_files::Files::new("", resource_dir.clone())
+                                .use_etag(true)
+                                .use_last_modified(true),
+                        ),
                 )
                 .configure(|cfg| crate::http::routes(cfg, &route_settings))
         })
@@ -278,6 +294,29 @@ impl Application {
         tracing::info!("im-access stopped");
         res
     }
+}
+
+/// CORS for browser clients (web, h5): only the configured origins, with the headers
+/// the routes read.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "OPTIONS"])
+        .allowed_headers([
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::ACCEPT_LANGUAGE,
+            actix_web::http::header::HeaderName::from_static("token"),
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            actix_web::http::header::RETRY_AFTER,
+        ])
+        .max_age(3600);
+    for o in origins {
+        c = c.allowed_origin(o);
+    }
+    c
 }
 
 /// Deletes what has expired: rate windows and sessions past their lifetime.

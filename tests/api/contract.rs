@@ -404,3 +404,74 @@ async fn a_crashed_actor_restarts_and_the_server_keeps_answering() {
     let c = app.new_user().await;
     assert!(c.user_id > b.user_id);
 }
+
+#[actix_web::test]
+async fn cors_allows_only_configured_origins() {
+    let Some(app) = crate::common::spawn_app_with(|s| {
+        s.server.cors_allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/relation/followlist"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "token, content-type")
+            .send()
+    };
+    let res = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
+    let allowed = res.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(allowed.contains("token"), "{allowed}");
+    let res = preflight("https://evil.example.com").await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    // A simple request from an allowed origin gets the header and the envelope.
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert!(res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase().contains("x-request-id"));
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 0);
+}
+
+#[actix_web::test]
+async fn openapi_lists_every_route_with_its_parameters() {
+    let Some(app) = spawn_app().await else { return };
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let expect: &[(&str, &str, &[&str])] = &[
+        ("/sms/send", "post", &["nation_code", "phone"]),
+        ("/accessuser/signinbysms", "post", &["nation_code", "phone", "check_code", "device", "device_id"]),
+        ("/accessuser/updateuserinfo", "post", &["token", "nickname"]),
+        ("/accessuser/getimtoken", "post", &["token", "act", "members"]),
+        ("/accessuser/searchbyuniquename", "get", &["token", "unique_names"]),
+        ("/accessuser/searchbynickname", "get", &["token", "nickname"]),
+        ("/accessuser/logout", "post", &["token"]),
+        ("/relation/operation", "post", &["token", "to_user_id", "type"]),
+        ("/relation/followlist", "post", &["token", "type", "page", "size"]),
+        ("/relation/contactlist", "post", &["token", "phones"]),
+        ("/healthz", "get", &[]),
+        ("/readyz", "get", &[]),
+        ("/metrics", "get", &[]),
+        ("/openapi.json", "get", &[]),
+    ];
+    for (path, method, params) in expect {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} missing");
+        let names: Vec<&str> = op["parameters"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        for p in *params {
+            assert!(names.contains(p), "{path}: parameter {p} missing from {names:?}");
+        }
+    }
+}
