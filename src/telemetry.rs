@@ -8,9 +8,15 @@ use crate::config::{LogFormat, LogSettings};
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut spec = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.clone());
+    // The database layers log statements with their values (phone numbers, token
+    // hashes) at debug: keep them quiet unless asked for by name.
+    for (target, level) in [("sea_orm", "info"), ("sqlx", "warn"), ("sea_orm_migration", "info")] {
+        if !spec.contains(target) {
+            spec.push_str(&format!(",{target}={level}"));
+        }
+    }
+    let filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match settings.format {
         LogFormat::Json => registry
