@@ -11,7 +11,11 @@ pub fn init(settings: &LogSettings) {
     let mut spec = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.clone());
     // The database layers log statements with their values (phone numbers, token
     // hashes) at debug: keep them quiet unless asked for by name.
-    for (target, level) in [("sea_orm", "info"), ("sqlx", "warn"), ("sea_orm_migration", "info")] {
+    for (target, level) in [
+        ("sea_orm", "info"),
+        ("sqlx", "warn"),
+        ("sea_orm_migration", "info"),
+    ] {
         if !spec.contains(target) {
             spec.push_str(&format!(",{target}={level}"));
         }

@@ -221,7 +221,10 @@ fn sigterm_finishes_in_flight_requests_and_exits_zero() {
 /// One HTTP/1.1 request on a fresh connection; the response body.
 fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if !body.is_empty() {
         req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
     }
@@ -260,9 +263,16 @@ fn logs_carry_request_ids_and_never_secrets() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let phone = "16522222222";
-    http(port, "POST", "/sms/send", &[], &format!("nation_code=86&phone={phone}"));
+    http(
+        port,
+        "POST",
+        "/sms/send",
+        &[],
+        &format!("nation_code=86&phone={phone}"),
+    );
     let sms = std::fs::read_to_string(dir.path().join("sms.jsonl")).unwrap();
-    let code = serde_json::from_str::<serde_json::Value>(sms.lines().next().unwrap()).unwrap()["code"]
+    let code = serde_json::from_str::<serde_json::Value>(sms.lines().next().unwrap()).unwrap()
+        ["code"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -276,9 +286,27 @@ fn logs_carry_request_ids_and_never_secrets() {
     .unwrap();
     let token = signed["data"]["token"].as_str().unwrap().to_owned();
     let im_token = signed["data"]["im_token"].as_str().unwrap().to_owned();
-    http(port, "POST", "/accessuser/getimtoken", &[("token", &token)], "");
-    http(port, "POST", "/relation/followlist", &[("token", &token)], "type=follow");
-    http(port, "POST", "/relation/operation", &[("token", &token)], "to_user_id=999&type=follow");
+    http(
+        port,
+        "POST",
+        "/accessuser/getimtoken",
+        &[("token", &token)],
+        "",
+    );
+    http(
+        port,
+        "POST",
+        "/relation/followlist",
+        &[("token", &token)],
+        "type=follow",
+    );
+    http(
+        port,
+        "POST",
+        "/relation/operation",
+        &[("token", &token)],
+        "to_user_id=999&type=follow",
+    );
     http(port, "POST", "/accessuser/logout", &[("token", &token)], "");
     sigterm(server.child.id());
     let _ = server.child.wait();
@@ -286,25 +314,41 @@ fn logs_carry_request_ids_and_never_secrets() {
     let log = std::fs::read_to_string(&log_path).unwrap();
     let mut request_lines = 0;
     for line in log.lines() {
-        for secret_value in [phone, code.as_str(), token.as_str(), im_token.as_str(), secret] {
-            assert!(!line.contains(secret_value), "leaked {secret_value}: {line}");
+        for secret_value in [
+            phone,
+            code.as_str(),
+            token.as_str(),
+            im_token.as_str(),
+            secret,
+        ] {
+            assert!(
+                !line.contains(secret_value),
+                "leaked {secret_value}: {line}"
+            );
         }
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         let target = v["target"].as_str().unwrap_or("");
         if target.starts_with("im_access::actors") || target.starts_with("im_access::http") {
             request_lines += 1;
-            let id = v["span"]["request_id"].as_str().unwrap_or_else(|| panic!("no request id: {line}"));
+            let id = v["span"]["request_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no request id: {line}"));
             assert_eq!(id.len(), 32, "{line}");
         }
     }
     // The access line of each request and the actors' own lines.
-    assert!(request_lines >= 8, "only {request_lines} request lines:\n{log}");
+    assert!(
+        request_lines >= 8,
+        "only {request_lines} request lines:\n{log}"
+    );
     assert!(log.contains("165****2222"), "the masked number is logged");
 }
 
 fn http_ok(port: u16) -> Option<()> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").ok()?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     buf.starts_with("HTTP/1.1 200").then_some(())

@@ -95,11 +95,30 @@ async fn postgres_restart_under_load_answers_503_and_recovers() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let restart_at = Instant::now();
+    let probe = {
+        let app = app.clone();
+        let running = running.clone();
+        actix_web::rt::spawn(async move {
+            let mut codes = Vec::new();
+            while running.load(Ordering::Relaxed) {
+                let v = app.get("/readyz", None).await;
+                codes.push(v["code"].as_u64().unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            codes
+        })
+    };
     let restarted = tokio::task::spawn_blocking(restart_postgres).await.unwrap();
     assert!(restarted, "pg_ctlcluster restart failed");
     let back_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(3)).await;
     running.store(false, Ordering::Relaxed);
+    let ready = probe.await.unwrap();
+    assert!(
+        ready.contains(&503),
+        "/readyz never reported the outage: {ready:?}"
+    );
+    assert_eq!(ready.last(), Some(&0), "/readyz did not recover");
     let mut all = Vec::new();
     for w in workers {
         all.extend(w.await.unwrap());

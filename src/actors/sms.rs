@@ -18,6 +18,10 @@ use crate::store::{sms as codes, Db, TxError};
 
 pub struct SmsService {
     db: Db,
+    /// Numbers in their cooldown, as this process last saw them: repeated sends are
+    /// refused without a database transaction. Only ever refuses what the database
+    /// would refuse too (the entry dies with the cooldown, or when a send is voided).
+    recent: moka::future::Cache<PhoneNumber, i64>,
     settings: SmsSettings,
     hasher: CodeHasher,
     provider: Arc<dyn SmsProvider>,
@@ -33,6 +37,12 @@ impl SmsService {
     ) -> Self {
         let test_numbers = test_number_map(&settings);
         SmsService {
+            recent: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(
+                    settings.cooldown_secs.max(1),
+                ))
+                .build(),
             db,
             settings,
             hasher,
@@ -68,10 +78,19 @@ impl SmsService {
         }
 
         let now = now_ms();
+        let cooldown_ms = self.settings.cooldown_secs as i64 * 1000;
+        if let Some(sent_at) = self.recent.get(&phone).await {
+            let wait = sent_at + cooldown_ms - now;
+            if wait > 0 {
+                crate::metrics::sms_refused("cooldown");
+                return Err(ApiError::TooManyRequests {
+                    retry_after_secs: (wait as u64).div_ceil(1000),
+                });
+            }
+        }
         let code = CheckCode::generate();
         let hash = self.hasher.hash(&phone, &code);
         let limits = self.limits(&phone, ip);
-        let cooldown_ms = self.settings.cooldown_secs as i64 * 1000;
         let expires_at = now + self.settings.code_ttl_secs as i64 * 1000;
 
         // Claim the cooldown and the counters before sending, so concurrent requests
@@ -111,6 +130,9 @@ impl SmsService {
             })
             .await;
         reserved?;
+        if cooldown_ms > 0 {
+            self.recent.insert(phone.clone(), now).await;
+        }
 
         let msg = SmsMessage {
             phone: &phone,
@@ -127,6 +149,7 @@ impl SmsService {
                 crate::metrics::sms_send(self.provider.name(), "failed");
                 tracing::error!(phone = %phone.masked(), provider = self.provider.name(), error = %e, "SMS provider failed");
                 // The code never arrived: no cooldown, and the send is not counted.
+                self.recent.invalidate(&phone).await;
                 let undo = self
                     .db
                     .write(|txn| {

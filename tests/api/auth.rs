@@ -271,3 +271,79 @@ async fn action_tokens_refuse_unknown_members_bad_acts_and_blockers() {
         .await;
     assert_envelope(&v, 0);
 }
+
+#[actix_web::test]
+async fn a_generated_jwt_secret_is_kept_across_restarts() {
+    if crate::common::backend() != crate::common::Backend::Sqlite {
+        return; // About the data folder, not the database.
+    }
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_owned();
+    let start = |dir: std::path::PathBuf| {
+        crate::common::spawn_on(crate::common::Backend::Sqlite, None, move |s| {
+            s.jwt.secret = String::new().into();
+            s.app.data_dir = dir.clone();
+            s.database.url = format!("sqlite://{}?mode=rwc", dir.join("im.db").display()).into();
+        })
+    };
+    let app = start(dir.clone()).await;
+    let first = app.new_user().await;
+    let secret = std::fs::read_to_string(dir.join("jwt.secret")).unwrap();
+    assert!(secret.trim().len() >= 32);
+    app.stop().await;
+    let app = start(dir.clone()).await;
+    assert_eq!(
+        std::fs::read_to_string(dir.join("jwt.secret")).unwrap(),
+        secret
+    );
+    // The session from before the restart still works, and tokens use the same secret.
+    let v = app
+        .post_form("/accessuser/getimtoken", &[], Some(&first.token))
+        .await;
+    assert_envelope(&v, 0);
+    let mut val = Validation::new(Algorithm::HS256);
+    val.required_spec_claims.clear();
+    for jwt in [
+        first.data["im_token"].as_str().unwrap(),
+        v["data"].as_str().unwrap(),
+    ] {
+        decode::<Value>(
+            jwt,
+            &DecodingKey::from_secret(secret.trim().as_bytes()),
+            &val,
+        )
+        .expect("same secret");
+    }
+}
+
+#[actix_web::test]
+async fn first_sign_in_writes_user_created() {
+    let Some(app) = spawn_app().await else { return };
+    let me = app.new_user().await;
+    let events = app.outbox().await;
+    assert_eq!(
+        events,
+        vec![(
+            "user.created".to_owned(),
+            serde_json::json!({"user_id": me.user_id, "nickname": me.data["nickname"]})
+        )]
+    );
+    use sea_orm::EntityTrait;
+    let rows = entity::outbox::Entity::find()
+        .all(app.state.db.conn())
+        .await
+        .unwrap();
+    let row = &rows[0];
+    assert_eq!(row.event_id.len(), 36);
+    assert_eq!(
+        uuid::Uuid::parse_str(&row.event_id)
+            .unwrap()
+            .get_version_num(),
+        7
+    );
+    assert!(
+        row.seq.is_none() && row.published_at.is_none(),
+        "no broker: the event waits in the outbox"
+    );
+    assert!((chrono::Utc::now().timestamp_millis() - row.occurred_at).abs() < 60_000);
+}

@@ -424,8 +424,14 @@ async fn cors_allows_only_configured_origins() {
     };
     let res = preflight("https://app.example.com").await.unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
-    let allowed = res.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let allowed = res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(allowed.contains("token"), "{allowed}");
     let res = preflight("https://evil.example.com").await.unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
@@ -437,8 +443,15 @@ async fn cors_allows_only_configured_origins() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
-    assert!(res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase().contains("x-request-id"));
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase()
+        .contains("x-request-id"));
     let v: Value = res.json().await.unwrap();
     assert_envelope(&v, 0);
 }
@@ -446,17 +459,49 @@ async fn cors_allows_only_configured_origins() {
 #[actix_web::test]
 async fn openapi_lists_every_route_with_its_parameters() {
     let Some(app) = spawn_app().await else { return };
-    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let expect: &[(&str, &str, &[&str])] = &[
         ("/sms/send", "post", &["nation_code", "phone"]),
-        ("/accessuser/signinbysms", "post", &["nation_code", "phone", "check_code", "device", "device_id"]),
+        (
+            "/accessuser/signinbysms",
+            "post",
+            &["nation_code", "phone", "check_code", "device", "device_id"],
+        ),
         ("/accessuser/updateuserinfo", "post", &["token", "nickname"]),
-        ("/accessuser/getimtoken", "post", &["token", "act", "members"]),
-        ("/accessuser/searchbyuniquename", "get", &["token", "unique_names"]),
-        ("/accessuser/searchbynickname", "get", &["token", "nickname"]),
+        (
+            "/accessuser/getimtoken",
+            "post",
+            &["token", "act", "members"],
+        ),
+        (
+            "/accessuser/searchbyuniquename",
+            "get",
+            &["token", "unique_names"],
+        ),
+        (
+            "/accessuser/searchbynickname",
+            "get",
+            &["token", "nickname"],
+        ),
         ("/accessuser/logout", "post", &["token"]),
-        ("/relation/operation", "post", &["token", "to_user_id", "type"]),
-        ("/relation/followlist", "post", &["token", "type", "page", "size"]),
+        (
+            "/relation/operation",
+            "post",
+            &["token", "to_user_id", "type"],
+        ),
+        (
+            "/relation/followlist",
+            "post",
+            &["token", "type", "page", "size"],
+        ),
         ("/relation/contactlist", "post", &["token", "phones"]),
         ("/healthz", "get", &[]),
         ("/readyz", "get", &[]),
@@ -471,7 +516,10 @@ async fn openapi_lists_every_route_with_its_parameters() {
             .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
             .unwrap_or_default();
         for p in *params {
-            assert!(names.contains(p), "{path}: parameter {p} missing from {names:?}");
+            assert!(
+                names.contains(p),
+                "{path}: parameter {p} missing from {names:?}"
+            );
         }
     }
 }
