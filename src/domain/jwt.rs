@@ -72,7 +72,7 @@ pub enum KeyError {
     UnknownCurrentKid(String),
     #[error("kid {0:?}: the HS256 secret is empty")]
     EmptySecret(String),
-    #[error("kid {kid:?}: not an unencrypted Ed25519 PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----, e.g. from `openssl genpkey -algorithm ed25519`): {reason}")]
+    #[error("kid {kid:?}: set an unencrypted Ed25519 PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----, e.g. from `openssl genpkey -algorithm ed25519`); {reason}")]
     Ed25519Pem { kid: String, reason: String },
 }
 
