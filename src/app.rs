@@ -93,17 +93,51 @@ impl Application {
             .map_err(|e| StartError::Config(e.to_string()))?;
         std::fs::create_dir_all(&settings.app.data_dir)?;
 
-        let (jwt_secret, generated) =
-            secret_or_generated(&settings.jwt.secret, &settings.app.data_dir, "jwt.secret")?;
-        if generated {
-            tracing::warn!(
-                path = %settings.app.data_dir.join("jwt.secret").display(),
-                "no jwt.secret configured: using a generated one kept in the data folder; set IM__JWT__SECRET to the secret shared with the IM server"
-            );
-        }
+        let keyed = settings
+            .jwt
+            .keyed_issuer()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let code_key_set = !settings.sms.code_key.expose_secret().is_empty();
+        // jwt.secret (or a generated one) signs when there is no key list, and derives the
+        // SMS code key when sms.code_key is empty.
+        let jwt_secret = if keyed.is_none() || !code_key_set {
+            let (secret, generated) =
+                secret_or_generated(&settings.jwt.secret, &settings.app.data_dir, "jwt.secret")?;
+            let path = settings.app.data_dir.join("jwt.secret");
+            if generated && keyed.is_none() {
+                tracing::warn!(
+                    path = %path.display(),
+                    "no jwt.secret configured: using a generated one kept in the data folder; set IM__JWT__SECRET to the secret shared with the IM server"
+                );
+            } else if generated {
+                tracing::warn!(
+                    path = %path.display(),
+                    "neither sms.code_key nor jwt.secret configured: SMS codes are hashed with a key from a generated secret kept in the data folder; set IM__SMS__CODE_KEY when several instances share the database"
+                );
+            }
+            secret
+        } else {
+            Vec::new()
+        };
         let code_key = match settings.sms.code_key.expose_secret() {
             k if !k.is_empty() => k.as_bytes().to_vec(),
             _ => derive_key(&jwt_secret, "im-access sms code key"),
+        };
+        let jwt = match keyed {
+            Some(issuer) => {
+                tracing::info!(
+                    kid = issuer.current_kid().unwrap_or_default(),
+                    algorithm = ?issuer.algorithm(),
+                    published = issuer.jwks().keys.len(),
+                    "IM tokens signed with a configured key"
+                );
+                issuer
+            }
+            None => JwtIssuer::hs256(
+                &jwt_secret,
+                settings.jwt.im_token_ttl_secs,
+                settings.jwt.action_token_ttl_secs,
+            ),
         };
 
         let db = Db::connect(&settings.database).await?;
@@ -143,11 +177,7 @@ impl Application {
             db: db.clone(),
             settings: settings.clone(),
             hasher: CodeHasher::new(&code_key),
-            jwt: JwtIssuer::hs256(
-                &jwt_secret,
-                settings.jwt.im_token_ttl_secs,
-                settings.jwt.action_token_ttl_secs,
-            ),
+            jwt: jwt.clone(),
             storage: storage.clone(),
             signal: signal.clone(),
             relations: relations.clone(),
@@ -188,6 +218,7 @@ impl Application {
             session_service,
             relation_service,
             broker: Arc::new(BrokerStatus::default()),
+            jwt,
         });
         crate::metrics::handle();
 

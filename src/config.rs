@@ -4,8 +4,11 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use jsonwebtoken::Algorithm;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::domain::jwt::{JwtIssuer, JwtKey, KeyError};
 
 /// The documented defaults, compiled in so the binary runs from any folder.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -138,8 +141,161 @@ pub struct SessionSettings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct JwtSettings {
     pub secret: SecretString,
+    pub algorithm: JwtAlgorithm,
+    pub current_kid: String,
+    pub keys: Vec<JwtKeySettings>,
+    pub keys_file: PathBuf,
     pub im_token_ttl_secs: u64,
     pub action_token_ttl_secs: u64,
+}
+
+/// The algorithm new IM tokens are signed with.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    #[serde(rename = "HS256", alias = "hs256")]
+    Hs256,
+    #[serde(rename = "EdDSA", alias = "eddsa", alias = "EDDSA")]
+    EdDsa,
+}
+
+impl JwtAlgorithm {
+    fn name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Hs256 => "HS256",
+            JwtAlgorithm::EdDsa => "EdDSA",
+        }
+    }
+}
+
+/// One entry of `jwt.keys`: an HS256 `secret`, or an Ed25519 private key as PKCS#8 PEM
+/// given inline or as a file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeySettings {
+    pub kid: String,
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    #[serde(default)]
+    pub private_key_pem: Option<SecretString>,
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+}
+
+/// What `jwt.keys_file` holds: a key list kept apart from the rest (a mounted secret).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtKeysFile {
+    keys: Vec<JwtKeySettings>,
+}
+
+impl JwtSettings {
+    /// `jwt.keys` followed by the keys of `jwt.keys_file`, if one is named.
+    pub fn key_list(&self) -> Result<Vec<JwtKeySettings>, ConfigError> {
+        let mut keys = self.keys.clone();
+        if !self.keys_file.as_os_str().is_empty() {
+            let path = &self.keys_file;
+            let file: JwtKeysFile = config::Config::builder()
+                .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml))
+                .build()
+                .and_then(|c| c.try_deserialize())
+                .map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "jwt.keys_file (IM__JWT__KEYS_FILE) {}: {e}; it must be TOML holding [[keys]] tables of {{ kid, secret | private_key_pem | private_key_file }}",
+                        path.display()
+                    ))
+                })?;
+            keys.extend(file.keys);
+        }
+        Ok(keys)
+    }
+
+    /// The issuer for a configured key list, checked against `jwt.algorithm` and
+    /// `jwt.current_kid`; None when no key list is configured (the single `jwt.secret`
+    /// signs, without a kid).
+    pub fn keyed_issuer(&self) -> Result<Option<JwtIssuer>, ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let list = self.key_list()?;
+        if list.is_empty() {
+            if self.algorithm != JwtAlgorithm::Hs256 {
+                return bad(format!(
+                    "jwt.algorithm = \"{}\" signs with an Ed25519 key: set jwt.keys in a config file (or jwt.keys_file, IM__JWT__KEYS_FILE) to [{{ kid, private_key_pem }}] or [{{ kid, private_key_file }}], and jwt.current_kid (IM__JWT__CURRENT_KID) to its kid",
+                    self.algorithm.name()
+                ));
+            }
+            if !self.current_kid.is_empty() {
+                return bad("jwt.current_kid is set but no key list is: set jwt.keys (or jwt.keys_file, IM__JWT__KEYS_FILE), or leave jwt.current_kid empty to sign with jwt.secret".into());
+            }
+            return Ok(None);
+        }
+        let mut keys = Vec::with_capacity(list.len());
+        for k in &list {
+            // Which setting holds the PEM, for the message when it does not parse.
+            let pem_error = |field: String| {
+                move |e: KeyError| match e {
+                    KeyError::Ed25519Pem { kid, reason } => KeyError::Ed25519Pem {
+                        kid,
+                        reason: format!("{field}: {reason}"),
+                    },
+                    e => e,
+                }
+            };
+            let key = match (&k.secret, &k.private_key_pem, &k.private_key_file) {
+                (Some(secret), None, None) => {
+                    JwtKey::hs256(&k.kid, secret.expose_secret().as_bytes())
+                }
+                (None, Some(pem), None) => JwtKey::ed25519_pem(&k.kid, pem.expose_secret())
+                    .map_err(pem_error("private_key_pem".into())),
+                (None, None, Some(path)) => {
+                    let pem = std::fs::read_to_string(path).map_err(|e| {
+                        ConfigError::Invalid(format!(
+                            "jwt.keys: key {:?}: cannot read private_key_file {}: {e}",
+                            k.kid,
+                            path.display()
+                        ))
+                    })?;
+                    JwtKey::ed25519_pem(&k.kid, &pem)
+                        .map_err(pem_error(format!("private_key_file {}", path.display())))
+                }
+                _ => {
+                    return bad(format!(
+                        "jwt.keys: key {:?} needs exactly one of secret (HS256), private_key_pem or private_key_file (Ed25519 PKCS#8 PEM)",
+                        k.kid
+                    ));
+                }
+            };
+            keys.push(key.map_err(|e| ConfigError::Invalid(format!("jwt.keys: {e}")))?);
+        }
+        if self.current_kid.is_empty() {
+            return bad("jwt.keys is set: set jwt.current_kid (IM__JWT__CURRENT_KID) to the kid of the key that signs new tokens".into());
+        }
+        let issuer = JwtIssuer::with_keys(
+            keys,
+            &self.current_kid,
+            self.im_token_ttl_secs,
+            self.action_token_ttl_secs,
+        )
+        .map_err(|e| match e {
+            KeyError::UnknownCurrentKid(kid) => ConfigError::Invalid(format!(
+                "jwt.current_kid (IM__JWT__CURRENT_KID) is {kid:?} but no key in jwt.keys has that kid: set it to the kid of the key that signs new tokens"
+            )),
+            e => ConfigError::Invalid(format!("jwt.keys: {e}")),
+        })?;
+        let signs = match issuer.algorithm() {
+            Algorithm::EdDSA => JwtAlgorithm::EdDsa,
+            _ => JwtAlgorithm::Hs256,
+        };
+        if signs != self.algorithm {
+            return bad(format!(
+                "jwt.algorithm (IM__JWT__ALGORITHM) is {} but the current key {:?} is an {} key: set jwt.algorithm to {} or jwt.current_kid to the kid of an {} key",
+                self.algorithm.name(),
+                self.current_kid,
+                signs.name(),
+                signs.name(),
+                self.algorithm.name()
+            ));
+        }
+        Ok(Some(issuer))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -299,11 +455,32 @@ impl Settings {
                 return bad("sms.test_numbers: each code must be 6 digits");
             }
         }
+        // Parses every configured key, so a broken one stops the start in any profile.
+        let keyed = self.jwt.keyed_issuer()?.is_some();
         if self.app.profile == Profile::Production {
-            if self.jwt.secret.expose_secret().len() < 32 {
+            if !keyed && self.jwt.secret.expose_secret().len() < 32 {
                 return bad(
-                    "production profile: set jwt.secret (IM__JWT__SECRET) to a random string of at least 32 characters; a generated secret is not shared with the IM server",
+                    "production profile: set jwt.secret (IM__JWT__SECRET) to a random string of at least 32 characters, or configure jwt.keys / jwt.keys_file (IM__JWT__KEYS_FILE) and jwt.current_kid; a generated secret is not shared with the IM server",
                 );
+            }
+            if keyed {
+                for k in self.jwt.key_list()? {
+                    if k.secret.is_some_and(|s| s.expose_secret().len() < 32) {
+                        return Err(ConfigError::Invalid(format!(
+                            "production profile: jwt.keys: set the secret of key {:?} to a random string of at least 32 characters",
+                            k.kid
+                        )));
+                    }
+                }
+                // Without jwt.secret the SMS code key would come from a secret generated
+                // per instance, and instances sharing a database would disagree.
+                if self.sms.code_key.expose_secret().is_empty()
+                    && self.jwt.secret.expose_secret().len() < 32
+                {
+                    return bad(
+                        "production profile: with jwt.keys, set sms.code_key (IM__SMS__CODE_KEY) to a random string of at least 32 characters (it is derived from jwt.secret when empty, and none is set)",
+                    );
+                }
             }
             if self.sms.provider == SmsProviderKind::Console {
                 return bad(

@@ -20,6 +20,7 @@ use crate::actors::session::{SessionActor, SessionService};
 use crate::actors::sms::SmsActor;
 use crate::actors::Shards;
 use crate::config::Settings;
+use crate::domain::jwt::JwtIssuer;
 use crate::domain::phone::{PhoneError, PhoneNumber};
 use crate::error::{ApiError, ApiResult, Invalid};
 use crate::media::AvatarLimits;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub test_numbers: HashMap<(String, String), String>,
     pub avatar_limits: AvatarLimits,
     pub broker: Arc<crate::broker::BrokerStatus>,
+    /// Signs the IM tokens; here for the JWKS route.
+    pub jwt: JwtIssuer,
 }
 
 impl AppState {
@@ -116,6 +119,7 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
         ops::readyz,
         ops::metrics,
         ops::openapi,
+        ops::jwks,
     )
 )]
 pub struct ApiDoc;
@@ -183,5 +187,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/readyz", &small).route(web::get().to(ops::readyz)))
         .service(post("/metrics", &small).route(web::get().to(ops::metrics)))
         .service(post("/openapi.json", &small).route(web::get().to(ops::openapi)))
+        .service(post("/.well-known/jwks.json", &small).route(web::get().to(ops::jwks)))
         .default_service(web::to(not_found));
 }

@@ -1,6 +1,6 @@
-//! Operations endpoints: liveness, readiness, metrics, OpenAPI.
+//! Operations endpoints: liveness, readiness, metrics, OpenAPI, the JWKS.
 
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::OpenApi;
@@ -50,5 +50,20 @@ pub async fn openapi() -> HttpResponse {
             .insert_header(ContentType::json())
             .body(json),
         Err(e) => actix_web::ResponseError::error_response(&ApiError::internal("openapi", e)),
+    }
+}
+
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "Plain JWKS (RFC 7517), not the envelope: the public keys of every configured Ed25519 key, each {kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}, to verify im_token and action tokens by their kid. HS256 secrets are never published: with HS256 only it is {\"keys\": []}")))]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    match serde_json::to_vec(state.jwt.jwks()) {
+        // Verifiers may cache it for a while: a new key is published a deploy before it signs.
+        Ok(body) => HttpResponse::Ok()
+            .insert_header(ContentType::json())
+            .insert_header(CacheControl(vec![
+                CacheDirective::Public,
+                CacheDirective::MaxAge(300),
+            ]))
+            .body(body),
+        Err(e) => actix_web::ResponseError::error_response(&ApiError::internal("jwks", e)),
     }
 }
