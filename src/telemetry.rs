@@ -11,11 +11,9 @@ pub fn init(settings: &LogSettings) {
     let mut spec = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.clone());
     // The database layers log statements with their values (phone numbers, token
     // hashes) at debug: keep them quiet unless asked for by name.
-    for (target, level) in [
-        ("sea_orm", "info"),
-        ("sqlx", "warn"),
-        ("sea_orm_migration", "info"),
-    ] {
+    // (A target matches by prefix, so this covers sea_orm_migration too; migrations
+    // are logged by Db::migrate instead.)
+    for (target, level) in [("sea_orm", "warn"), ("sqlx", "warn")] {
         if !spec.contains(target) {
             spec.push_str(&format!(",{target}={level}"));
         }

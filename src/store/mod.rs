@@ -94,6 +94,18 @@ impl Db {
     /// Applies pending migrations. Several processes starting at once take turns on a
     /// database lock (PostgreSQL advisory lock, MySQL named lock).
     pub async fn migrate(&self) -> Result<(), DbErr> {
+        let pending = migration::Migrator::get_pending_migrations(&self.conn)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        self.migrate_locked().await?;
+        if pending > 0 {
+            tracing::info!(applied = pending, "database migrations applied");
+        }
+        Ok(())
+    }
+
+    async fn migrate_locked(&self) -> Result<(), DbErr> {
         match self.backend {
             DbBackend::Postgres => {
                 // Session-level lock: hold one connection for the whole run.
