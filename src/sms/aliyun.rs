@@ -1,12 +1,14 @@
 //! Alibaba Cloud SMS: Dysmsapi `SendSms` of API version 2017-05-25, signed with the
 //! RPC-style signature (`SignatureMethod=HMAC-SHA1`, `SignatureVersion=1.0`) as Alibaba
-//! Cloud documents it: <https://help.aliyun.com/document_detail/28839.html> (RPC
-//! 签名机制) and <https://help.aliyun.com/document_detail/56189.html> (短信服务 HTTP 协议
-//! 及签名, with a worked SendSms example), for the parameters
-//! <https://help.aliyun.com/document_detail/419273.html> (SendSms).
+//! Cloud documents it in "签名机制" (<https://help.aliyun.com/document_detail/28839.html>)
+//! and in the SMS guide "HTTP 协议及签名"
+//! (<https://help.aliyun.com/document_detail/56189.html>, whose worked SendSms example
+//! is the unit test below). `PhoneNumbers` outside mainland China is "国际区号+号码",
+//! e.g. `85200000000`.
 //!
-//! The request is a POST whose form body is the signed parameters, the way Alibaba's own
-//! SMS demo sends it, so that neither the number nor the code lands in a URL:
+//! The request is a POST whose `application/x-www-form-urlencoded` body holds all the
+//! parameters and the signature (the method is part of the string to sign), so that
+//! neither the number nor the code lands in a URL or an access log:
 //! `StringToSign = "POST" + "&" + percentEncode("/") + "&" + percentEncode(sorted query)`,
 //! `Signature = Base64(HMAC-SHA1(AccessKeySecret + "&", StringToSign))`.
 

@@ -1,10 +1,12 @@
 //! Tencent Cloud SMS: `SendSms` of API version 2021-01-11, signed with TC3-HMAC-SHA256
-//! ("signature v3") as Tencent Cloud documents it:
-//! <https://www.tencentcloud.com/document/api/382/40467> (SMS, Signature v3),
-//! <https://cloud.tencent.com/document/api/382/52072> (the same page in Chinese) and
-//! <https://cloud.tencent.com/document/api/382/55981> (SendSms).
+//! ("signature v3") as Tencent Cloud documents it in "Signature v3"
+//! (<https://www.tencentcloud.com/document/product/382/40467>, the SMS edition of the
+//! page). Parameters: `SendSms` (<https://cloud.tencent.com/document/product/382/38778>,
+//! written for 2019-07-11) with the 2021-01-11 renames (`SmsSdkAppId`, `TemplateId`,
+//! `SignName`; `Region` required) listed in
+//! <https://cloud.tencent.com/document/api/382/63195>.
 //!
-//! The signed headers are `content-type;host;x-tc-action`, as in the current version of
+//! The signed headers are `content-type;host;x-tc-action`, as in the current edition of
 //! the signature document (`content-type` and `host` are the required ones).
 
 use futures_util::future::BoxFuture;
@@ -281,7 +283,7 @@ mod tests {
 
     // The worked example of Tencent Cloud's "Signature v3" document (CVM
     // DescribeInstances in ap-guangzhou at 1551113065). Its English edition
-    // (e.g. https://www.tencentcloud.com/document/api/382/40467, SMS) signs
+    // (e.g. https://www.tencentcloud.com/document/product/382/40467, SMS) signs
     // `content-type;host` with the full example key; the current Chinese edition signs
     // `content-type;host;x-tc-action` but masks the key, so only its intermediate hashes
     // can be checked.
