@@ -128,7 +128,8 @@ pub fn build(settings: &SmsSettings) -> Result<Arc<dyn SmsProvider>, String> {
 
 /// The one HTTP client of the real providers: connect and total time limits from
 /// `sms.timeout_ms`, no redirects (a vendor API never redirects, and a redirect would
-/// resend a signed request elsewhere), no proxy from the environment.
+/// resend a signed request elsewhere). An egress proxy is taken from the usual
+/// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` variables.
 pub fn http_client(settings: &SmsSettings) -> Result<reqwest::Client, String> {
     if settings.timeout_ms == 0 {
         return Err("sms.timeout_ms must be at least 1 (IM__SMS__TIMEOUT_MS)".into());
@@ -138,7 +139,6 @@ pub fn http_client(settings: &SmsSettings) -> Result<reqwest::Client, String> {
         .connect_timeout(limit)
         .timeout(limit)
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
         .user_agent(concat!("im-access/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("sms: cannot build the HTTP client: {e}"))
