@@ -96,6 +96,9 @@ pub struct SmsSettings {
     pub verify_per_ip_hourly: u32,
     pub allowed_nation_codes: Vec<String>,
     pub test_numbers: Vec<TestNumber>,
+    /// Connect and total time limit of one request to an HTTP provider (tencent, aliyun,
+    /// webhook), in milliseconds.
+    pub timeout_ms: u64,
     pub tencent: TencentSmsSettings,
     pub aliyun: AliyunSmsSettings,
     pub webhook: WebhookSmsSettings,
