@@ -8,4 +8,5 @@ mod auth;
 mod contract;
 mod profile;
 mod relations;
+mod security;
 mod sms;
