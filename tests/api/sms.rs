@@ -398,3 +398,53 @@ async fn codes_are_stored_hashed() {
     assert!(!rows[0].code_hash.contains(&code));
     assert_eq!(rows[0].code_hash.len(), 64);
 }
+
+#[actix_web::test]
+async fn country_allowlist_and_global_budget() {
+    let Some(app) = spawn_app_with(|s| {
+        s.sms.allowed_nation_codes = vec!["86".into()];
+        s.sms.global_daily_budget = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    // A valid US mobile number, but the US is not served.
+    let v = app
+        .post_form(
+            "/sms/send",
+            &[("nation_code", "1"), ("phone", "4155552671")],
+            None,
+        )
+        .await;
+    assert_envelope(&v, 1);
+    assert_eq!(v["message"], "暂不支持该国家或地区的号码");
+    app.send_code(&new_phone()).await;
+    app.send_code(&new_phone()).await;
+    let phone = new_phone();
+    let res = app
+        .client
+        .post(app.url("/sms/send"))
+        .form(&[("nation_code", "86"), ("phone", phone.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    let v: Value = res.json().await.unwrap();
+    assert_envelope(&v, 429);
+    assert!(app.codes_sent(&phone).is_empty());
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("im_sms_refused_total{reason=\"global_budget\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("im_sms_refused_total{reason=\"country\"}"));
+}
