@@ -123,12 +123,6 @@ where
         self.inner.get(key).await
     }
 
-    pub async fn insert(&self, key: K, value: V) {
-        if self.enabled() {
-            self.inner.insert(key, value).await;
-        }
-    }
-
     pub async fn invalidate(&self, key: &K) {
         // Bump first: a load that started before this call will not store its result.
         self.generation(key).fetch_add(1, Ordering::AcqRel);
@@ -218,10 +212,6 @@ where
 
     pub fn weighted_size(&self) -> u64 {
         self.inner.weighted_size()
-    }
-
-    pub async fn run_pending_tasks(&self) {
-        self.inner.run_pending_tasks().await;
     }
 }
 

@@ -85,7 +85,6 @@ pub struct Shards<A: Actor> {
     addrs: Vec<Addr<A>>,
     hasher: std::collections::hash_map::RandomState,
     gauge: MailboxGauge,
-    next: AtomicUsize,
 }
 
 impl<A> Shards<A>
@@ -116,7 +115,6 @@ where
             addrs,
             hasher: Default::default(),
             gauge,
-            next: AtomicUsize::new(0),
         }
     }
 
@@ -143,27 +141,8 @@ where
             .map_err(|e| ApiError::internal("actor mailbox closed", e))?
     }
 
-    /// Sends to any shard, round robin (messages with no natural key).
-    pub async fn send_any<M>(&self, msg: M) -> ApiResult<M::Output>
-    where
-        M: Request,
-        A: Handler<Traced<M>>,
-        A::Context: ToEnvelope<A, Traced<M>>,
-    {
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
-        self.send(&i, msg).await
-    }
-
     pub fn depth(&self) -> usize {
         self.gauge.depth()
-    }
-
-    pub fn len(&self) -> usize {
-        self.addrs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.addrs.is_empty()
     }
 }
 

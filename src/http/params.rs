@@ -63,12 +63,6 @@ impl ParamsConfig {
 }
 
 impl Params {
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut p = Params::default();
-        p.merge_pairs(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
-        p
-    }
-
     /// Adds `key=value` pairs; a later pair for the same plain key replaces the earlier.
     fn merge_pairs(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
         let mut indexed: HashMap<String, Vec<(u64, String)>> = HashMap::new();

@@ -14,8 +14,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use migration::MigratorTrait;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 
@@ -230,13 +230,4 @@ impl Db {
 /// already excludes every other writer.
 pub fn lock<S: sea_orm::QuerySelect>(q: S) -> S {
     q.lock_exclusive()
-}
-
-/// Executes a raw statement with values, in the backend's placeholder style.
-pub fn stmt(
-    c: &impl ConnectionTrait,
-    sql: &str,
-    values: impl IntoIterator<Item = sea_orm::Value>,
-) -> sea_orm::Statement {
-    sea_orm::Statement::from_sql_and_values(c.get_database_backend(), sql, values)
 }

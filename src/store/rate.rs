@@ -113,16 +113,6 @@ pub async fn give_back(
     Ok(())
 }
 
-/// Current count of one limit's window.
-pub async fn current(c: &impl ConnectionTrait, limit: &Limit, now_ms: i64) -> Result<u32, DbErr> {
-    let row = Counters::find()
-        .filter(rate_counter::Column::Bucket.eq(limit.bucket.as_str()))
-        .filter(rate_counter::Column::WindowStart.eq(limit.window_start(now_ms)))
-        .one(c)
-        .await?;
-    Ok(row.map(|r| std::cmp::max(r.count, 0) as u32).unwrap_or(0))
-}
-
 pub async fn delete_expired(c: &impl ConnectionTrait, now_ms: i64) -> Result<u64, DbErr> {
     let r = Counters::delete_many()
         .filter(rate_counter::Column::ExpiresAt.lt(now_ms))

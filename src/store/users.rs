@@ -23,17 +23,6 @@ pub async fn find_many(c: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<user
         .await
 }
 
-pub async fn find_by_phone(
-    c: &impl ConnectionTrait,
-    phone: &PhoneNumber,
-) -> Result<Option<user::Model>, DbErr> {
-    Users::find()
-        .filter(user::Column::NationCode.eq(phone.nation_code()))
-        .filter(user::Column::Phone.eq(phone.national()))
-        .one(c)
-        .await
-}
-
 pub async fn find_by_phone_for_update(
     c: &impl ConnectionTrait,
     phone: &PhoneNumber,
