@@ -128,19 +128,14 @@ fn start(dir: &Path) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("server starts");
+    // Owned at once, so the child is reaped whatever happens next.
+    let server = Server { child, port };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-            let mut buf = String::new();
-            let _ = s.read_to_string(&mut buf);
-            if buf.starts_with("HTTP/1.1 200") {
-                return Server { child, port };
-            }
-        }
+    while http_ok(port).is_none() {
+        assert!(Instant::now() < deadline, "server did not become healthy");
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("server did not become healthy");
+    server
 }
 
 fn sigterm(pid: u32) {
