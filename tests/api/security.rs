@@ -217,7 +217,7 @@ async fn polyglots_and_hostile_file_names_are_neutralised() {
 /// `/resource/avatar/<6 hex>/<digits>_<14 digits>.<jpg|png>`
 fn regex_lite(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
-    if parts.len() != 5 || parts[0] != "" || parts[1] != "resource" || parts[2] != "avatar" {
+    if parts.len() != 5 || !parts[0].is_empty() || parts[1] != "resource" || parts[2] != "avatar" {
         return false;
     }
     let shard_ok = parts[3].len() == 6 && parts[3].bytes().all(|b| b.is_ascii_hexdigit());
