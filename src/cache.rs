@@ -23,6 +23,10 @@ pub struct NearCache<K, V> {
     generations: Arc<[AtomicU64; STRIPES]>,
     hasher: std::collections::hash_map::RandomState,
     enabled: AtomicBool,
+    /// Counted here and exported at scrape time: a registry lookup per access would
+    /// cost more than the access.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 enum LoadFailure<V> {
@@ -72,6 +76,8 @@ where
             generations: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
             hasher: Default::default(),
             enabled: AtomicBool::new(true),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -84,14 +90,14 @@ where
         F: std::future::Future<Output = Result<V, ApiError>>,
     {
         if !self.enabled.load(Ordering::Acquire) {
-            crate::metrics::cache_access(self.name, false);
+            self.misses.fetch_add(1, Ordering::Relaxed);
             return load.await;
         }
         if let Some(v) = self.inner.get(&key).await {
-            crate::metrics::cache_access(self.name, true);
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(v);
         }
-        crate::metrics::cache_access(self.name, false);
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let generation = self.generation(&key);
         let started = generation.load(Ordering::Acquire);
         let res = self
@@ -163,11 +169,11 @@ where
         for k in keys {
             match self.peek(k).await {
                 Some(v) => {
-                    crate::metrics::cache_access(self.name, true);
+                    self.hits.fetch_add(1, Ordering::Relaxed);
                     found.push((k.clone(), v));
                 }
                 None => {
-                    crate::metrics::cache_access(self.name, false);
+                    self.misses.fetch_add(1, Ordering::Relaxed);
                     missing.push(k.clone());
                 }
             }
@@ -204,6 +210,17 @@ where
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Release);
         self.invalidate_all();
+    }
+
+    /// Exports hits, misses and size to the metrics registry.
+    pub fn record_metrics(&self) {
+        crate::metrics::cache_counts(
+            self.name,
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+            self.inner.entry_count(),
+            self.inner.weighted_size(),
+        );
     }
 
     pub fn entry_count(&self) -> u64 {

@@ -32,9 +32,11 @@ pub fn http_request(route: &str, code: u16, elapsed: Duration) {
     metrics::histogram!("im_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
 }
 
-pub fn cache_access(cache: &'static str, hit: bool) {
-    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => if hit { "hit" } else { "miss" })
-        .increment(1);
+pub fn cache_counts(cache: &'static str, hits: u64, misses: u64, entries: u64, weight: u64) {
+    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => "hit").absolute(hits);
+    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => "miss").absolute(misses);
+    metrics::gauge!("im_cache_entries", "cache" => cache).set(entries as f64);
+    metrics::gauge!("im_cache_weighted_size", "cache" => cache).set(weight as f64);
 }
 
 pub fn sms_send(provider: &'static str, outcome: &'static str) {

@@ -66,12 +66,9 @@ impl AppState {
         crate::metrics::mailbox_depth("sms", self.sms.depth());
         crate::metrics::mailbox_depth("session", self.sessions.depth());
         crate::metrics::mailbox_depth("relation", self.relations.depth());
-        metrics::gauge!("im_cache_entries", "cache" => "sessions")
-            .set(self.session_service.cache.entry_count() as f64);
-        metrics::gauge!("im_cache_entries", "cache" => "profiles")
-            .set(self.relation_service.profiles.entry_count() as f64);
-        metrics::gauge!("im_cache_weighted_bytes", "cache" => "relation_lists")
-            .set(self.relation_service.lists.weighted_size() as f64);
+        self.session_service.cache.record_metrics();
+        self.relation_service.profiles.record_metrics();
+        self.relation_service.lists.record_metrics();
         self.db.record_pool_gauges();
         crate::broker::record_outbox_gauges(&self.db).await;
     }
