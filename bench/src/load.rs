@@ -116,6 +116,7 @@ where
             // Paced workers are staggered evenly over one interval.
             let mut slot = interval.map(|iv| t0 + iv.mul_f64(i as f64 / n as f64));
             loop {
+                let mut late = false;
                 if let (Some(iv), Some(at)) = (interval, slot.as_mut()) {
                     if *at >= end {
                         break;
@@ -123,8 +124,8 @@ where
                     let now = Instant::now();
                     if *at > now {
                         tokio::time::sleep_until((*at).into()).await;
-                    } else if now - *at > Duration::from_millis(2) && now >= warm_end {
-                        tally.late += 1;
+                    } else {
+                        late = now - *at > Duration::from_millis(2);
                     }
                     *at += iv;
                 }
@@ -139,6 +140,7 @@ where
                     Ok(()) if counted => {
                         hist.saturating_record(nanos(done - start));
                         tally.ops += 1;
+                        tally.late += u64::from(late);
                     }
                     Ok(()) => {}
                     Err(e) => {
@@ -235,6 +237,38 @@ where
         probe,
         after.1.since(&before.1),
     ))
+}
+
+/// Runs `f` `count` times in sequence; `f` returns the latency to record (so it can do
+/// untimed preparation first). CPU figures cover the preparation too.
+pub async fn sample<F>(count: usize, probe: &Probe, mut f: F) -> Result<RunStats>
+where
+    F: AsyncFnMut() -> Result<Duration>,
+{
+    let before = (
+        Instant::now(),
+        CpuSnapshot::take(probe.server_pid, &probe.database),
+    );
+    let mut hist = histogram();
+    let mut tally = WorkerTally::default();
+    for _ in 0..count {
+        match f().await {
+            Ok(d) => {
+                hist.saturating_record(nanos(d));
+                tally.ops += 1;
+            }
+            Err(e) => {
+                tally.errors += 1;
+                tally.first_error.get_or_insert_with(|| format!("{e:#}"));
+            }
+        }
+    }
+    let after = (
+        Instant::now(),
+        CpuSnapshot::take(probe.server_pid, &probe.database),
+    );
+    let secs = (after.0 - before.0).as_secs_f64().max(1e-9);
+    Ok(stats(&hist, tally, secs, probe, after.1.since(&before.1)))
 }
 
 fn stats(

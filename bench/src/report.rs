@@ -42,6 +42,8 @@ pub struct ScenarioResult {
     pub unit: String,
     pub concurrency: usize,
     pub mode: String,
+    /// Paced runs: the offered operations per second.
+    pub offered_rate: Option<f64>,
     pub summary: Summary,
     pub runs: Vec<RunStats>,
 }
@@ -197,11 +199,21 @@ impl Report {
             } else {
                 String::new()
             };
+            let ops: u64 = r.runs.iter().map(|x| x.ops).sum();
+            let mode = if r.offered_rate.is_some() && ops > 0 {
+                format!(
+                    "{}; late {:.1}%",
+                    r.mode,
+                    100.0 * x.late as f64 / ops as f64
+                )
+            } else {
+                r.mode.clone()
+            };
             let _ = writeln!(
                 w,
                 "| {} | {} | {}{spread} | {} | {}{p99_spread} | {} | {:.2} | {} | {} | {} | {} |",
                 r.key,
-                r.mode,
+                mode,
                 rate(x.throughput),
                 us(x.p50_us),
                 us(x.p99_us),
