@@ -455,8 +455,9 @@ async fn bench(
         );
     }
 
-    // Ceiling and read, interleaved run by run so drift hits both alike.
-    if want(Group::Ceiling) || want(Group::Read) {
+    // Ceiling and read, interleaved run by run so drift hits both alike. Half load needs
+    // the ceiling's throughput, so it brings the ceiling runs along.
+    if want(Group::Ceiling) || want(Group::Read) || want(Group::Half) {
         let (mut ceiling, mut read) = (Vec::new(), Vec::new());
         for _ in 0..repeats {
             if want(Group::Ceiling) || want(Group::Half) {
