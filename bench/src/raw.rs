@@ -1,0 +1,179 @@
+//! The raw-SQL baseline of `relation/operation`: the statements and transaction the
+//! server runs (`RelationService::operate` over `store::users::lock_users`,
+//! `store::relations::{exists, insert, delete}` and `store::outbox::insert`), issued
+//! directly with sqlx. The texts are what sea-orm sends, copied from the PostgreSQL
+//! statement log; `sqlcheck` re-checks them against the running server on every run.
+
+use anyhow::Result;
+use sea_orm::sqlx::{self, postgres::PgPool};
+
+pub const LOCK_USERS: &str = r#"SELECT "users"."id" FROM "users" WHERE "users"."id" IN ($1, $2) ORDER BY "users"."id" ASC FOR UPDATE"#;
+pub const COUNT_FOLLOW: &str = r#"SELECT COUNT(*) AS num_items FROM (SELECT "follows"."id", "follows"."user_id", "follows"."target_id", "follows"."created_at" FROM "follows" WHERE "follows"."user_id" = $1 AND "follows"."target_id" = $2) AS "sub_query""#;
+pub const COUNT_BLOCK: &str = r#"SELECT COUNT(*) AS num_items FROM (SELECT "blocks"."id", "blocks"."user_id", "blocks"."target_id", "blocks"."created_at" FROM "blocks" WHERE "blocks"."user_id" = $1 AND "blocks"."target_id" = $2) AS "sub_query""#;
+pub const DELETE_FOLLOW: &str =
+    r#"DELETE FROM "follows" WHERE "follows"."user_id" = $1 AND "follows"."target_id" = $2"#;
+pub const DELETE_BLOCK: &str =
+    r#"DELETE FROM "blocks" WHERE "blocks"."user_id" = $1 AND "blocks"."target_id" = $2"#;
+pub const INSERT_FOLLOW: &str = r#"INSERT INTO "follows" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3) RETURNING "id", "user_id", "target_id", "created_at""#;
+pub const INSERT_BLOCK: &str = r#"INSERT INTO "blocks" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3) RETURNING "id", "user_id", "target_id", "created_at""#;
+pub const INSERT_OUTBOX: &str = r#"INSERT INTO "outbox" ("event_id", "event_type", "data", "occurred_at", "seq", "published_at") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "id", "event_id", "event_type", "data", "occurred_at", "seq", "published_at""#;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Follow,
+    Unfollow,
+    Block,
+    Unblock,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Follow => "follow",
+            Op::Unfollow => "unfollow",
+            Op::Block => "block",
+            Op::Unblock => "unblock",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed; this many events were written.
+    Done(usize),
+    /// Refused (the target blocked the caller, or a user is missing): rolled back.
+    Refused,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Follow,
+    Block,
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn exists(tx: &mut Tx<'_>, edge: Edge, from: i64, to: i64) -> Result<bool> {
+    let sql = match edge {
+        Edge::Follow => COUNT_FOLLOW,
+        Edge::Block => COUNT_BLOCK,
+    };
+    let n: i64 = sqlx::query_scalar(sql)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(n > 0)
+}
+
+async fn insert(tx: &mut Tx<'_>, edge: Edge, from: i64, to: i64, now: i64) -> Result<bool> {
+    if exists(tx, edge, from, to).await? {
+        return Ok(false);
+    }
+    let sql = match edge {
+        Edge::Follow => INSERT_FOLLOW,
+        Edge::Block => INSERT_BLOCK,
+    };
+    // sea-orm reads the inserted row back into its model; so does this.
+    let _row: (i64, i64, i64, i64) = sqlx::query_as(sql)
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+async fn delete(tx: &mut Tx<'_>, edge: Edge, from: i64, to: i64) -> Result<bool> {
+    let sql = match edge {
+        Edge::Follow => DELETE_FOLLOW,
+        Edge::Block => DELETE_BLOCK,
+    };
+    let r = sqlx::query(sql)
+        .bind(from)
+        .bind(to)
+        .execute(&mut **tx)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+async fn event(tx: &mut Tx<'_>, event_type: &str, from: i64, to: i64) -> Result<()> {
+    // The server's Event::relation: a UUID v7 id and the data object as JSON text.
+    let id = uuid::Uuid::now_v7().to_string();
+    let data = serde_json::json!({"from_user_id": from, "to_user_id": to}).to_string();
+    type OutboxRow = (i64, String, String, String, i64, Option<i64>, Option<i64>);
+    let _row: OutboxRow = sqlx::query_as(INSERT_OUTBOX)
+        .bind(id)
+        .bind(event_type)
+        .bind(data)
+        .bind(now_ms())
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One relation operation, as the server's transaction runs it.
+pub async fn operate(pool: &PgPool, from: i64, to: i64, op: Op) -> Result<Outcome> {
+    let now = now_ms();
+    let mut tx = pool.begin().await?;
+    // Both rows locked in id order.
+    let found: Vec<i64> = sqlx::query_scalar(LOCK_USERS)
+        .bind(from.min(to))
+        .bind(from.max(to))
+        .fetch_all(&mut *tx)
+        .await?;
+    if !found.contains(&to) || !found.contains(&from) {
+        tx.rollback().await?;
+        return Ok(Outcome::Refused);
+    }
+    let mut evs: Vec<(&str, i64, i64)> = Vec::new();
+    match op {
+        Op::Follow => {
+            if exists(&mut tx, Edge::Block, to, from).await? {
+                tx.rollback().await?;
+                return Ok(Outcome::Refused);
+            }
+            if delete(&mut tx, Edge::Block, from, to).await? {
+                evs.push(("relation.unblocked", from, to));
+            }
+            if insert(&mut tx, Edge::Follow, from, to, now).await? {
+                evs.push(("relation.followed", from, to));
+            }
+        }
+        Op::Unfollow => {
+            if delete(&mut tx, Edge::Follow, from, to).await? {
+                evs.push(("relation.unfollowed", from, to));
+            }
+        }
+        Op::Block => {
+            if delete(&mut tx, Edge::Follow, from, to).await? {
+                evs.push(("relation.unfollowed", from, to));
+            }
+            if delete(&mut tx, Edge::Follow, to, from).await? {
+                evs.push(("relation.unfollowed", to, from));
+            }
+            if insert(&mut tx, Edge::Block, from, to, now).await? {
+                evs.push(("relation.blocked", from, to));
+            }
+        }
+        Op::Unblock => {
+            if delete(&mut tx, Edge::Block, from, to).await? {
+                evs.push(("relation.unblocked", from, to));
+            }
+        }
+    }
+    for (t, a, b) in &evs {
+        event(&mut tx, t, *a, *b).await?;
+    }
+    tx.commit().await?;
+    Ok(Outcome::Done(evs.len()))
+}
