@@ -13,10 +13,10 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::actors::relation::{RelationActor, RelationService};
-use crate::actors::session::{SessionActor, SessionDeps, SessionService};
-use crate::actors::sms::{SmsActor, SmsService};
-use crate::actors::{ActorThreads, Shards};
+use crate::actors::relation::RelationService;
+use crate::actors::session::{SessionDeps, SessionService};
+use crate::actors::sms::SmsService;
+use crate::actors::{ActorThreads, Actors, MailboxGauge, Placement, Services};
 use crate::broker::BrokerStatus;
 use crate::config::Settings;
 use crate::domain::check_code::CodeHasher;
@@ -32,7 +32,7 @@ pub struct Application {
     base_url: String,
     server: Server,
     state: web::Data<AppState>,
-    threads: Arc<ActorThreads>,
+    threads: Option<Arc<ActorThreads>>,
     background: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -157,21 +157,11 @@ impl Application {
 
         let settings = Arc::new(settings);
         let signal = OutboxSignal::default();
-        let threads = Arc::new(ActorThreads::new(settings.actors.threads));
-        let cap = settings.actors.mailbox_capacity;
-
         let relation_service = Arc::new(RelationService::new(
             db.clone(),
             settings.clone(),
             storage.clone(),
             signal.clone(),
-        ));
-        let relations = Arc::new(Shards::start(
-            "relation",
-            &threads,
-            settings.actors.relation_shards,
-            cap,
-            |g| RelationActor::new(relation_service.clone(), g),
         ));
         let session_service = Arc::new(SessionService::new(SessionDeps {
             db: db.clone(),
@@ -180,28 +170,34 @@ impl Application {
             jwt: jwt.clone(),
             storage: storage.clone(),
             signal: signal.clone(),
-            relations: relations.clone(),
+            relations: relation_service.clone(),
         }));
-        let sessions = Arc::new(Shards::start(
-            "session",
-            &threads,
-            settings.actors.session_shards,
-            cap,
-            |g| SessionActor::new(session_service.clone(), g),
-        ));
         let sms_service = Arc::new(SmsService::new(
             db.clone(),
             settings.sms.clone(),
             CodeHasher::new(&code_key),
             provider,
         ));
-        let sms = Arc::new(Shards::start(
-            "sms",
-            &threads,
-            settings.actors.sms_shards,
-            cap,
-            |g| SmsActor::new(sms_service.clone(), g),
-        ));
+        let services = Services {
+            sms: sms_service,
+            sessions: session_service.clone(),
+            relations: relation_service.clone(),
+            gauges: [
+                MailboxGauge::new("sms"),
+                MailboxGauge::new("session"),
+                MailboxGauge::new("relation"),
+            ],
+        };
+        // actors.threads = 0: every HTTP worker runs its own shards on its own thread.
+        let threads = (settings.actors.threads > 0)
+            .then(|| Arc::new(ActorThreads::new(settings.actors.threads)));
+        let dedicated = threads.as_ref().map(|t| {
+            web::Data::new(Actors::start(
+                &services,
+                &settings.actors,
+                Placement::Threads(t),
+            ))
+        });
 
         let state = web::Data::new(AppState {
             test_numbers: crate::actors::sms::test_number_map(&settings.sms),
@@ -212,9 +208,8 @@ impl Application {
             },
             settings: settings.clone(),
             db: db.clone(),
-            sms,
-            sessions,
-            relations,
+            services: services.clone(),
+            dedicated_actors: dedicated.clone(),
             session_service,
             relation_service,
             broker: Arc::new(BrokerStatus::default()),
@@ -226,8 +221,18 @@ impl Application {
         let server_state = state.clone();
         let route_settings = settings.clone();
         let mut server = HttpServer::new(move || {
+            let actors = match &dedicated {
+                Some(shared) => shared.clone(),
+                // Runs on the worker's own thread: these shards live with it.
+                None => web::Data::new(Actors::start(
+                    &services,
+                    &route_settings.actors,
+                    Placement::Here,
+                )),
+            };
             App::new()
                 .app_data(server_state.clone())
+                .app_data(actors)
                 // No allowlist, no CORS: browsers then keep to same-origin by themselves.
                 .wrap(actix_web::middleware::Condition::new(
                     !route_settings.server.cors_allowed_origins.is_empty(),
@@ -321,7 +326,9 @@ impl Application {
                 abort.abort();
             }
         }
-        self.threads.stop();
+        if let Some(threads) = &self.threads {
+            threads.stop();
+        }
         tracing::info!("im-access stopped");
         res
     }

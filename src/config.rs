@@ -429,12 +429,11 @@ impl Settings {
     /// Checks that hold in every profile, and the production profile's refusals.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        if self.actors.threads == 0
-            || self.actors.sms_shards == 0
+        if self.actors.sms_shards == 0
             || self.actors.session_shards == 0
             || self.actors.relation_shards == 0
         {
-            return bad("actors.threads and actors.*_shards must be at least 1");
+            return bad("actors.*_shards must be at least 1");
         }
         if self.actors.mailbox_capacity == 0 {
             return bad("actors.mailbox_capacity must be at least 1");

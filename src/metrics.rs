@@ -33,8 +33,10 @@ pub fn http_request(route: &str, code: u16, elapsed: Duration) {
 }
 
 pub fn cache_counts(cache: &'static str, hits: u64, misses: u64, entries: u64, weight: u64) {
-    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => "hit").absolute(hits);
-    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => "miss").absolute(misses);
+    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => "hit")
+        .absolute(hits);
+    metrics::counter!("im_cache_requests_total", "cache" => cache, "result" => "miss")
+        .absolute(misses);
     metrics::gauge!("im_cache_entries", "cache" => cache).set(entries as f64);
     metrics::gauge!("im_cache_weighted_size", "cache" => cache).set(weight as f64);
 }

@@ -46,6 +46,54 @@ impl ActorThreads {
     }
 }
 
+/// Where shards run: on dedicated actor threads, or on the calling thread (an HTTP
+/// worker, so that a request and the actors it talks to share a thread and a message
+/// costs no thread switch).
+#[derive(Clone, Copy)]
+pub enum Placement<'a> {
+    Threads(&'a ActorThreads),
+    Here,
+}
+
+/// The shared state of each actor kind: its service (with its caches) and the gauge of
+/// its mailboxes. Every shard of a kind, on every thread, holds the same ones.
+#[derive(Clone)]
+pub struct Services {
+    pub sms: std::sync::Arc<sms::SmsService>,
+    pub sessions: std::sync::Arc<session::SessionService>,
+    pub relations: std::sync::Arc<relation::RelationService>,
+    pub gauges: [MailboxGauge; 3],
+}
+
+/// Addresses of the shards of every actor kind, as handlers use them.
+pub struct Actors {
+    pub sms: Shards<sms::SmsActor>,
+    pub sessions: Shards<session::SessionActor>,
+    pub relations: Shards<relation::RelationActor>,
+}
+
+impl Actors {
+    pub fn start(
+        services: &Services,
+        settings: &crate::config::ActorSettings,
+        placement: Placement<'_>,
+    ) -> Self {
+        let cap = settings.mailbox_capacity;
+        let [g_sms, g_session, g_relation] = services.gauges.clone();
+        Actors {
+            relations: Shards::start(placement, g_relation, settings.relation_shards, cap, |g| {
+                relation::RelationActor::new(services.relations.clone(), g)
+            }),
+            sessions: Shards::start(placement, g_session, settings.session_shards, cap, |g| {
+                session::SessionActor::new(services.sessions.clone(), g)
+            }),
+            sms: Shards::start(placement, g_sms, settings.sms_shards, cap, |g| {
+                sms::SmsActor::new(services.sms.clone(), g)
+            }),
+        }
+    }
+}
+
 /// Messages waiting in one actor kind's mailboxes, for the metrics.
 #[derive(Clone, Default)]
 pub struct MailboxGauge {
@@ -54,7 +102,7 @@ pub struct MailboxGauge {
 }
 
 impl MailboxGauge {
-    fn new(name: &'static str) -> Self {
+    pub fn new(name: &'static str) -> Self {
         MailboxGauge {
             name,
             queued: Arc::default(),
@@ -78,6 +126,10 @@ impl MailboxGauge {
     pub fn depth(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
     }
+
+    pub fn record(&self) {
+        crate::metrics::mailbox_depth(self.name, self.depth());
+    }
 }
 
 /// The shards of one actor kind.
@@ -92,8 +144,8 @@ where
     A: Actor<Context = Context<A>> + Supervised,
 {
     pub fn start(
-        name: &'static str,
-        threads: &ActorThreads,
+        placement: Placement<'_>,
+        gauge: MailboxGauge,
         count: usize,
         mailbox_capacity: usize,
         make: impl Fn(MailboxGauge) -> A,
@@ -101,14 +153,19 @@ where
     where
         A: Send,
     {
-        let gauge = MailboxGauge::new(name);
         let addrs = (0..count.max(1))
             .map(|i| {
                 let actor = make(gauge.clone());
-                Supervisor::start_in_arbiter(&threads.handle(i), move |ctx: &mut Context<A>| {
+                let init = move |ctx: &mut Context<A>| {
                     ctx.set_mailbox_capacity(mailbox_capacity);
                     actor
-                })
+                };
+                match placement {
+                    Placement::Threads(threads) => {
+                        Supervisor::start_in_arbiter(&threads.handle(i), init)
+                    }
+                    Placement::Here => Supervisor::start(init),
+                }
             })
             .collect();
         Shards {

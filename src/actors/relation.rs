@@ -505,7 +505,6 @@ supervised_actor!(
         SearchByIds,
         SearchByNickname,
         Contacts,
-        CheckMembers,
         UpdateProfile
     ]
 );
@@ -549,13 +548,6 @@ pub struct Contacts {
 }
 
 #[derive(Message)]
-#[rtype(result = "ApiResult<()>")]
-pub struct CheckMembers {
-    pub caller: i64,
-    pub members: Vec<i64>,
-}
-
-#[derive(Message)]
 #[rtype(result = "ApiResult<ProfileData>")]
 pub struct UpdateProfile {
     pub user: i64,
@@ -585,8 +577,6 @@ handle!(SearchByNickname, Contact, |svc, m| svc
     .search_by_nickname(m.caller, m.nickname));
 handle!(Contacts, Vec<PhoneContact>, |svc, m| svc
     .contacts(m.caller, m.phones));
-handle!(CheckMembers, (), |svc, m| svc
-    .check_members(m.caller, m.members));
 handle!(UpdateProfile, ProfileData, |svc, m| svc
     .update_profile(m.user, m.nickname, m.avatar));
 
@@ -608,10 +598,6 @@ impl super::Request for SearchByNickname {
 
 impl super::Request for Contacts {
     type Output = Vec<PhoneContact>;
-}
-
-impl super::Request for CheckMembers {
-    type Output = ();
 }
 
 impl super::Request for UpdateProfile {

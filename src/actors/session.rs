@@ -9,8 +9,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde::Serialize;
 
-use super::relation::{CheckMembers, RelationActor};
-use super::{guarded, supervised_actor, Crash, MailboxGauge, Shards};
+use super::relation::RelationService;
+use super::{guarded, supervised_actor, Crash, MailboxGauge};
 use crate::cache::NearCache;
 use crate::config::Settings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
@@ -71,7 +71,7 @@ pub struct SessionService {
     /// Token hash → session; `None` remembers an unknown token (they are random, so an
     /// unknown one never becomes valid).
     pub(crate) cache: NearCache<TokenHash, Option<Arc<SessionEntry>>>,
-    relations: Arc<Shards<RelationActor>>,
+    relations: Arc<RelationService>,
 }
 
 pub struct SessionDeps {
@@ -81,7 +81,7 @@ pub struct SessionDeps {
     pub jwt: JwtIssuer,
     pub storage: LocalStorage,
     pub signal: OutboxSignal,
-    pub relations: Arc<Shards<RelationActor>>,
+    pub relations: Arc<RelationService>,
 }
 
 fn session_ttl_ms(settings: &Settings) -> i64 {
@@ -370,14 +370,9 @@ impl SessionService {
                 .map_err(|e| ApiError::internal("signing im_token failed", e));
         };
         if !members.is_empty() {
+            // A read of the relation directory's caches; no ordering to keep.
             self.relations
-                .send(
-                    &user_id,
-                    CheckMembers {
-                        caller: user_id,
-                        members: members.clone(),
-                    },
-                )
+                .check_members(user_id, members.clone())
                 .await?;
         }
         let members: Vec<String> = members.iter().map(i64::to_string).collect();

@@ -11,6 +11,7 @@ use crate::actors::relation::{
     Contact, ContactPage, ProfileData, SearchByIds, SearchByNickname, UpdateProfile,
 };
 use crate::actors::session::{IssueImToken, Logout, SignIn, SignInData};
+use crate::actors::Actors;
 use crate::domain::check_code::CheckCode;
 use crate::domain::device::{valid_device_id, Device};
 use crate::domain::jwt::valid_act;
@@ -47,6 +48,7 @@ fn printable(s: &str) -> Result<(), validator::ValidationError> {
 )]
 pub async fn signin(
     state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     ClientIp(ip): ClientIp,
     p: Params,
 ) -> ApiResult<Reply<SignInData>> {
@@ -62,7 +64,7 @@ pub async fn signin(
         return Err(ApiError::missing("device_id"));
     }
     let key = phone.clone();
-    let data = state
+    let data = actors
         .sessions
         .send(
             &key,
@@ -91,6 +93,7 @@ pub async fn signin(
 )]
 pub async fn update_user_info(
     state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<ProfileData>> {
@@ -114,7 +117,7 @@ pub async fn update_user_info(
     if nickname.is_none() && avatar.is_none() {
         return Err(ApiError::Invalid(Invalid::NothingToUpdate));
     }
-    let data = state
+    let data = actors
         .relations
         .send(
             &user.user_id,
@@ -169,7 +172,7 @@ fn user_ids(p: &Params, name: &'static str) -> ApiResult<Vec<i64>> {
     responses((status = 200, description = "Envelope; data is the JWT. Errors: 1 unknown member, 401, 403 a member blocked you"))
 )]
 pub async fn get_im_token(
-    state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<String>> {
@@ -178,7 +181,7 @@ pub async fn get_im_token(
         members: user_ids(&p, "members")?,
     };
     input.validate().map_err(validation_error)?;
-    let token = state
+    let token = actors
         .sessions
         .send(
             &user.user_id,
@@ -209,7 +212,7 @@ struct IdsInput {
     responses((status = 200, description = "Envelope; data {page_info, list} in the order asked"))
 )]
 pub async fn search_by_unique_name(
-    state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<ContactPage>> {
@@ -220,7 +223,7 @@ pub async fn search_by_unique_name(
         return Err(ApiError::missing("unique_names"));
     }
     input.validate().map_err(validation_error)?;
-    let page = state
+    let page = actors
         .relations
         .send(
             &user.user_id,
@@ -244,12 +247,12 @@ pub async fn search_by_unique_name(
     responses((status = 200, description = "Envelope; data {nickname, avatar, user_id}. Errors: 1 nobody has that nickname"))
 )]
 pub async fn search_by_nickname(
-    state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<Contact>> {
     let nickname = p.str("nickname")?.to_owned();
-    let contact = state
+    let contact = actors
         .relations
         .send(
             &user.user_id,
@@ -269,11 +272,8 @@ pub async fn search_by_nickname(
     params(("token" = String, Header, description = "Session token")),
     responses((status = 200, description = "Envelope; data \"ok\""))
 )]
-pub async fn logout(
-    state: web::Data<AppState>,
-    Auth(user): Auth,
-) -> ApiResult<Reply<&'static str>> {
+pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Reply<&'static str>> {
     let key = user.user_id;
-    state.sessions.send(&key, Logout(user)).await?;
+    actors.sessions.send(&key, Logout(user)).await?;
     Ok(ok())
 }

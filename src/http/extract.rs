@@ -10,6 +10,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::AppState;
 use crate::actors::session::{AuthUser, Authenticate};
+use crate::actors::Actors;
 use crate::domain::token::SessionToken;
 use crate::error::ApiError;
 
@@ -33,12 +34,12 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = token_of(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let actors = req.app_data::<web::Data<Actors>>().cloned();
         Box::pin(async move {
             let token = token.ok_or(ApiError::Unauthorized)?;
-            let state = state.ok_or_else(|| ApiError::internal("app state missing", ""))?;
+            let actors = actors.ok_or_else(|| ApiError::internal("actors missing", ""))?;
             let hash = token.hash();
-            let user = state
+            let user = actors
                 .sessions
                 .send(&hash, Authenticate(hash.clone()))
                 .await?;

@@ -15,10 +15,9 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest};
 use utoipa::OpenApi;
 
-use crate::actors::relation::{RelationActor, RelationService};
-use crate::actors::session::{SessionActor, SessionService};
-use crate::actors::sms::SmsActor;
-use crate::actors::Shards;
+use crate::actors::relation::RelationService;
+use crate::actors::session::SessionService;
+use crate::actors::{Actors, Services};
 use crate::config::Settings;
 use crate::domain::jwt::JwtIssuer;
 use crate::domain::phone::{PhoneError, PhoneNumber};
@@ -29,9 +28,10 @@ use crate::store::Db;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
-    pub sms: Arc<Shards<SmsActor>>,
-    pub sessions: Arc<Shards<SessionActor>>,
-    pub relations: Arc<Shards<RelationActor>>,
+    pub services: Services,
+    /// The shared shards when actors run on dedicated threads (`actors.threads > 0`);
+    /// otherwise each HTTP worker has its own, in its app data.
+    pub dedicated_actors: Option<web::Data<Actors>>,
     pub session_service: Arc<SessionService>,
     pub relation_service: Arc<RelationService>,
     pub test_numbers: HashMap<(String, String), String>,
@@ -63,9 +63,9 @@ impl AppState {
 
     /// Gauges read at scrape time.
     pub async fn record_gauges(&self) {
-        crate::metrics::mailbox_depth("sms", self.sms.depth());
-        crate::metrics::mailbox_depth("session", self.sessions.depth());
-        crate::metrics::mailbox_depth("relation", self.relations.depth());
+        for g in &self.services.gauges {
+            g.record();
+        }
         self.session_service.cache.record_metrics();
         self.relation_service.profiles.record_metrics();
         self.relation_service.lists.record_metrics();

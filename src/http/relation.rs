@@ -6,8 +6,9 @@ use validator::Validate;
 use super::envelope::{ok, Reply};
 use super::extract::Auth;
 use super::params::Params;
-use super::{validation_error, AppState};
+use super::validation_error;
 use crate::actors::relation::{ContactPage, Contacts, ListPage, Operate, PhoneContact};
+use crate::actors::Actors;
 use crate::domain::relation::{ListKind, RelationOp};
 use crate::error::{ApiError, ApiResult, Invalid};
 
@@ -23,7 +24,7 @@ use crate::error::{ApiError, ApiResult, Invalid};
     responses((status = 200, description = "Envelope; data \"ok\". Errors: 1 unknown user or self, 401, 403 blocked by the target"))
 )]
 pub async fn operation(
-    state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<&'static str>> {
@@ -33,7 +34,7 @@ pub async fn operation(
     }
     let op = RelationOp::parse(p.str("type")?).ok_or_else(|| ApiError::param("type"))?;
     let (a, b) = (user.user_id.min(to), user.user_id.max(to));
-    state
+    actors
         .relations
         .send(
             &(a, b),
@@ -68,7 +69,7 @@ struct ListInput {
     responses((status = 200, description = "Envelope; data {page_info {page, size, totalPage, totalCount}, list [{nickname, avatar, user_id}]}"))
 )]
 pub async fn follow_list(
-    state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<ContactPage>> {
@@ -78,7 +79,7 @@ pub async fn follow_list(
         size: p.opt_i64("size")?.unwrap_or(20),
     };
     input.validate().map_err(validation_error)?;
-    let page = state
+    let page = actors
         .relations
         .send(
             &user.user_id,
@@ -110,7 +111,7 @@ struct ContactsInput {
     responses((status = 200, description = "Envelope; data [{nickname, avatar, user_id, phone}] for the numbers with a user. Errors: 429 rate limited"))
 )]
 pub async fn contact_list(
-    state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<Vec<PhoneContact>>> {
@@ -121,7 +122,7 @@ pub async fn contact_list(
         return Err(ApiError::missing("phones"));
     }
     input.validate().map_err(validation_error)?;
-    let list = state
+    let list = actors
         .relations
         .send(
             &user.user_id,

@@ -7,6 +7,7 @@ use super::extract::ClientIp;
 use super::params::Params;
 use super::AppState;
 use crate::actors::sms::SendCode;
+use crate::actors::Actors;
 use crate::error::ApiResult;
 
 #[utoipa::path(
@@ -21,11 +22,12 @@ use crate::error::ApiResult;
 )]
 pub async fn send(
     state: web::Data<AppState>,
+    actors: web::Data<Actors>,
     ClientIp(ip): ClientIp,
     p: Params,
 ) -> ApiResult<Reply<&'static str>> {
     let phone = state.parse_phone(p.str("nation_code")?, p.str("phone")?)?;
     let key = phone.clone();
-    state.sms.send(&key, SendCode { phone, ip }).await?;
+    actors.sms.send(&key, SendCode { phone, ip }).await?;
     Ok(ok())
 }

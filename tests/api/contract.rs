@@ -387,15 +387,23 @@ async fn operations_endpoints() {
 #[actix_web::test]
 async fn a_crashed_actor_restarts_and_the_server_keeps_answering() {
     use im_access::actors::Crash;
-    let Some(app) = spawn_app().await else { return };
+    // Dedicated actor threads, so the test can reach the shards.
+    let Some(app) = crate::common::spawn_app_with(|s| s.actors.threads = 2).await else {
+        return;
+    };
     let a = app.new_user().await;
     let b = app.new_user().await;
+    let actors = app
+        .state
+        .dedicated_actors
+        .clone()
+        .expect("dedicated actors");
     // Crash every shard of every actor kind, as a bug in a handler would.
     for i in 0..16u64 {
-        let err = app.state.relations.send(&i, Crash).await.unwrap_err();
+        let err = actors.relations.send(&i, Crash).await.unwrap_err();
         assert_eq!(err.code(), 500);
-        let _ = app.state.sessions.send(&i, Crash).await;
-        let _ = app.state.sms.send(&i, Crash).await;
+        let _ = actors.sessions.send(&i, Crash).await;
+        let _ = actors.sms.send(&i, Crash).await;
     }
     // Everything still answers.
     let v = app.relate(&a, b.user_id, "follow").await;
