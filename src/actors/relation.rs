@@ -311,7 +311,7 @@ impl RelationService {
             .db
             .write(|txn| {
                 let budget = budget.clone();
-                Box::pin(async move { Ok(rate::take(txn, &budget, now).await?) })
+                Box::pin(async move { Ok(rate::take(txn, &budget, now).await?.map(drop)) })
             })
             .await?;
         r.map_err(|ex| ApiError::TooManyRequests {

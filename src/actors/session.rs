@@ -186,7 +186,7 @@ impl SessionService {
             .db
             .write(|txn| {
                 let budget = budget.clone();
-                Box::pin(async move { Ok(rate::take(txn, &budget, now).await?) })
+                Box::pin(async move { Ok(rate::take(txn, &budget, now).await?.map(drop)) })
             })
             .await?;
         if let Err(ex) = taken {

@@ -59,7 +59,7 @@ impl SmsService {
                 self.settings.per_number_daily,
             ),
             Limit::new(format!("sms:ip:{ip}"), 3_600, self.settings.per_ip_hourly),
-            Limit::new("sms:global", 86_400, self.settings.global_daily_budget),
+            Limit::sharded("sms:global", 86_400, self.settings.global_daily_budget, 16),
         ]
     }
 
@@ -110,26 +110,29 @@ impl SmsService {
                             }));
                         }
                     }
-                    if let Err(ex) = rate::take(txn, &limits, now).await? {
-                        if ex.bucket == "sms:global" {
-                            tracing::error!(
+                    let taken = match rate::take(txn, &limits, now).await? {
+                        Ok(taken) => taken,
+                        Err(ex) => {
+                            if ex.bucket == "sms:global" {
+                                tracing::error!(
                                 alert = "sms_global_budget_exhausted",
                                 "SMS global daily budget exhausted: no more codes are sent today"
                             );
-                            crate::metrics::sms_refused("global_budget");
-                        } else {
-                            crate::metrics::sms_refused("limit");
+                                crate::metrics::sms_refused("global_budget");
+                            } else {
+                                crate::metrics::sms_refused("limit");
+                            }
+                            return Err(TxError::Api(ApiError::TooManyRequests {
+                                retry_after_secs: ex.retry_after_secs,
+                            }));
                         }
-                        return Err(TxError::Api(ApiError::TooManyRequests {
-                            retry_after_secs: ex.retry_after_secs,
-                        }));
-                    }
+                    };
                     codes::put(txn, row, &phone, hash, now, expires_at).await?;
-                    Ok(())
+                    Ok(taken)
                 })
             })
             .await;
-        reserved?;
+        let taken = reserved?;
         if cooldown_ms > 0 {
             self.recent.insert(phone.clone(), now).await;
         }
@@ -153,10 +156,10 @@ impl SmsService {
                 let undo = self
                     .db
                     .write(|txn| {
-                        let (phone, limits) = (phone.clone(), limits.clone());
+                        let (phone, taken) = (phone.clone(), taken.clone());
                         Box::pin(async move {
                             codes::void_send(txn, &phone, now_ms()).await?;
-                            rate::give_back(txn, &limits, now).await?;
+                            rate::give_back(txn, &taken).await?;
                             Ok(())
                         })
                     })
