@@ -17,11 +17,14 @@ use crate::error::ApiError;
 
 const STRIPES: usize = 64;
 
+/// Keys are user ids and token hashes: a fast seeded hash is enough.
+type Hasher = foldhash::fast::RandomState;
+
 pub struct NearCache<K, V> {
     name: &'static str,
-    inner: Cache<K, V>,
+    inner: Cache<K, V, Hasher>,
     generations: Arc<[AtomicU64; STRIPES]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: Hasher,
     enabled: AtomicBool,
     /// Counted here and exported at scrape time: a registry lookup per access would
     /// cost more than the access.
@@ -47,7 +50,7 @@ where
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
-                .build(),
+                .build_with_hasher(Hasher::default()),
         )
     }
 
@@ -65,11 +68,11 @@ where
                 .weigher(weigher)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
-                .build(),
+                .build_with_hasher(Hasher::default()),
         )
     }
 
-    fn with_cache(name: &'static str, inner: Cache<K, V>) -> Self {
+    fn with_cache(name: &'static str, inner: Cache<K, V, Hasher>) -> Self {
         NearCache {
             name,
             inner,
@@ -153,53 +156,53 @@ where
         }
     }
 
-    /// Looks up many keys; the missing ones are loaded with one call of `load`, and kept
-    /// unless an invalidation of their key ran meanwhile.
+    /// Looks up many keys, answering in their order (`None` where nothing was found).
+    /// The missing ones are loaded with one call of `load`, and kept unless an
+    /// invalidation of their key ran meanwhile.
     pub async fn get_many_or_load<F, Fut>(
         &self,
         keys: &[K],
         load: F,
-    ) -> Result<Vec<(K, V)>, ApiError>
+    ) -> Result<Vec<Option<V>>, ApiError>
     where
         F: FnOnce(Vec<K>) -> Fut,
         Fut: std::future::Future<Output = Result<Vec<(K, V)>, ApiError>>,
     {
-        let mut found = Vec::with_capacity(keys.len());
+        let mut out = Vec::with_capacity(keys.len());
         let mut missing = Vec::new();
-        for k in keys {
-            match self.peek(k).await {
-                Some(v) => {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                    found.push((k.clone(), v));
-                }
-                None => {
-                    self.misses.fetch_add(1, Ordering::Relaxed);
-                    missing.push(k.clone());
-                }
+        for (i, k) in keys.iter().enumerate() {
+            let v = self.peek(k).await;
+            if v.is_none() {
+                missing.push(i);
             }
+            out.push(v);
         }
+        self.hits
+            .fetch_add((keys.len() - missing.len()) as u64, Ordering::Relaxed);
         if missing.is_empty() {
-            return Ok(found);
+            return Ok(out);
         }
+        self.misses
+            .fetch_add(missing.len() as u64, Ordering::Relaxed);
         let started: Vec<u64> = missing
             .iter()
-            .map(|k| self.generation(k).load(Ordering::Acquire))
+            .map(|&i| self.generation(&keys[i]).load(Ordering::Acquire))
             .collect();
-        let loaded = load(missing.clone()).await?;
-        if self.enabled() {
-            let by_key: std::collections::HashMap<&K, u64> =
-                missing.iter().zip(started.iter().copied()).collect();
-            for (k, v) in &loaded {
-                if by_key
-                    .get(k)
-                    .is_some_and(|g| *g == self.generation(k).load(Ordering::Acquire))
-                {
+        let loaded: std::collections::HashMap<K, V, Hasher> =
+            load(missing.iter().map(|&i| keys[i].clone()).collect())
+                .await?
+                .into_iter()
+                .collect();
+        for (&i, g) in missing.iter().zip(started) {
+            let k = &keys[i];
+            if let Some(v) = loaded.get(k).cloned() {
+                if self.enabled() && g == self.generation(k).load(Ordering::Acquire) {
                     self.inner.insert(k.clone(), v.clone()).await;
                 }
+                out[i] = Some(v);
             }
         }
-        found.extend(loaded);
-        Ok(found)
+        Ok(out)
     }
 
     pub fn enabled(&self) -> bool {

@@ -23,31 +23,40 @@ use crate::store::rate::{self, Limit};
 use crate::store::relations::{self, Edge};
 use crate::store::{outbox, users, Db, TxError};
 
-/// What lists and searches show of a user.
+/// What lists and searches show of a user, as cached: the avatar URL is built once.
 #[derive(Clone, Debug)]
 pub struct Profile {
     pub user_id: i64,
     pub nickname: String,
-    pub avatar_key: Option<String>,
+    pub avatar_url: Option<String>,
     pub nation_code: String,
 }
 
-impl From<entity::user::Model> for Profile {
-    fn from(u: entity::user::Model) -> Self {
+impl Profile {
+    pub fn new(u: entity::user::Model, storage: &LocalStorage) -> Self {
         Profile {
             user_id: u.id,
+            avatar_url: u.avatar.as_deref().map(|k| storage.url(k)),
             nickname: u.nickname,
-            avatar_key: u.avatar,
             nation_code: u.nation_code,
         }
     }
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Contact {
-    pub nickname: String,
-    pub avatar: Option<String>,
-    pub user_id: i64,
+/// A contact as lists show it: `{nickname, avatar, user_id}` written straight from the
+/// cached profile.
+#[derive(Clone, Debug)]
+pub struct Contact(pub Arc<Profile>);
+
+impl Serialize for Contact {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Contact", 3)?;
+        st.serialize_field("nickname", &self.0.nickname)?;
+        st.serialize_field("avatar", &self.0.avatar_url)?;
+        st.serialize_field("user_id", &self.0.user_id)?;
+        st.end()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -120,14 +129,6 @@ impl RelationService {
         }
     }
 
-    fn contact(&self, p: &Profile) -> Contact {
-        Contact {
-            nickname: p.nickname.clone(),
-            avatar: p.avatar_key.as_deref().map(|k| self.storage.url(k)),
-            user_id: p.user_id,
-        }
-    }
-
     /// A user's list, newest first, from the cache.
     pub async fn list_ids(&self, user: i64, kind: ListKind) -> ApiResult<Arc<Vec<i64>>> {
         if kind == ListKind::Friends {
@@ -159,18 +160,18 @@ impl RelationService {
     /// Profiles of `ids`, in that order; ids with no user are left out.
     pub async fn profiles(&self, ids: &[i64]) -> ApiResult<Vec<Arc<Profile>>> {
         let db = self.db.clone();
+        let storage = &self.storage;
         let found = self
             .profiles
             .get_many_or_load(ids, |missing| async move {
                 let rows = users::find_many(db.conn(), &missing).await?;
                 Ok(rows
                     .into_iter()
-                    .map(|u| (u.id, Arc::new(Profile::from(u))))
+                    .map(|u| (u.id, Arc::new(Profile::new(u, storage))))
                     .collect())
             })
             .await?;
-        let by_id: std::collections::HashMap<i64, Arc<Profile>> = found.into_iter().collect();
-        Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
+        Ok(found.into_iter().flatten().collect())
     }
 
     pub async fn profile(&self, id: i64) -> ApiResult<Option<Arc<Profile>>> {
@@ -277,8 +278,8 @@ impl RelationService {
         let list = self
             .profiles(slice)
             .await?
-            .iter()
-            .map(|p| self.contact(p))
+            .into_iter()
+            .map(Contact)
             .collect();
         Ok(ContactPage {
             page_info: PageInfo {
@@ -327,9 +328,9 @@ impl RelationService {
         let list: Vec<Contact> = self
             .profiles(&ids)
             .await?
-            .iter()
+            .into_iter()
             .filter(|p| !hidden.contains(&p.user_id))
-            .map(|p| self.contact(p))
+            .map(Contact)
             .collect();
         let n = list.len() as u64;
         Ok(ContactPage {
@@ -351,9 +352,8 @@ impl RelationService {
         let found = users::find_by_nickname(self.db.conn(), nick.as_str(), 50).await?;
         found
             .into_iter()
-            .map(Profile::from)
-            .find(|p| !hidden.contains(&p.user_id))
-            .map(|p| self.contact(&p))
+            .find(|u| !hidden.contains(&u.id))
+            .map(|u| Contact(Arc::new(Profile::new(u, &self.storage))))
             .ok_or(ApiError::Invalid(Invalid::NicknameNotFound))
     }
 

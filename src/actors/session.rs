@@ -33,6 +33,7 @@ pub struct SessionEntry {
     pub user_id: i64,
     pub device: String,
     pub device_id: String,
+    pub token_hash: TokenHash,
     last_used_at: AtomicI64,
     expires_at: AtomicI64,
 }
@@ -41,10 +42,7 @@ pub struct SessionEntry {
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     pub user_id: i64,
-    pub session_id: i64,
-    pub device: String,
-    pub device_id: String,
-    pub token_hash: TokenHash,
+    pub session: Arc<SessionEntry>,
 }
 
 /// signinbysms's `data`, field types exactly as the contract has them.
@@ -117,17 +115,17 @@ impl SessionService {
 
     pub async fn authenticate(&self, hash: TokenHash) -> ApiResult<AuthUser> {
         let db = self.db.clone();
-        let key = hash.clone();
         let entry = self
             .cache
-            .get_or_load(hash.clone(), async move {
-                let row = sessions::find_by_hash(db.conn(), &key).await?;
+            .get_or_load(hash, async move {
+                let row = sessions::find_by_hash(db.conn(), &hash).await?;
                 Ok(row.map(|s| {
                     Arc::new(SessionEntry {
                         id: s.id,
                         user_id: s.user_id,
                         device: s.device,
                         device_id: s.device_id,
+                        token_hash: hash,
                         last_used_at: AtomicI64::new(s.last_used_at),
                         expires_at: AtomicI64::new(s.expires_at),
                     })
@@ -161,10 +159,7 @@ impl SessionService {
         }
         Ok(AuthUser {
             user_id: s.user_id,
-            session_id: s.id,
-            device: s.device.clone(),
-            device_id: s.device_id.clone(),
-            token_hash: hash,
+            session: s,
         })
     }
 
@@ -250,7 +245,7 @@ impl SessionService {
                 let phone = m.phone.clone();
                 let code_row = verified.code_row.clone();
                 let device_id = m.device_id.clone();
-                let token_hash = token_hash.clone();
+
                 Box::pin(async move {
                     if let Some((id, hash)) = &code_row {
                         if !codes::consume(txn, *id, hash, now).await? {
@@ -279,7 +274,7 @@ impl SessionService {
                             ),
                         )
                         .await?;
-                        replaced = Some(TokenHash(old.token_hash));
+                        replaced = TokenHash::from_hex(&old.token_hash);
                     }
                     sessions::insert(
                         txn,
@@ -336,13 +331,13 @@ impl SessionService {
                 let auth = auth.clone();
                 Box::pin(async move {
                     users::lock_users(txn, &[auth.user_id]).await?;
-                    if sessions::delete(txn, auth.session_id).await? {
+                    if sessions::delete(txn, auth.session.id).await? {
                         outbox::insert(
                             txn,
                             &Event::session_revoked(
                                 auth.user_id,
-                                &auth.device,
-                                &auth.device_id,
+                                &auth.session.device,
+                                &auth.session.device_id,
                                 RevokeReason::Logout,
                             ),
                         )
@@ -353,7 +348,7 @@ impl SessionService {
             })
             .await?;
         self.signal.committed();
-        self.cache.invalidate(&auth.token_hash).await;
+        self.cache.invalidate(&auth.session.token_hash).await;
         Ok(())
     }
 

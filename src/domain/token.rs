@@ -22,12 +22,25 @@ impl SessionToken {
     }
 
     pub fn hash(&self) -> TokenHash {
-        TokenHash(hex::encode(Sha256::digest(self.0.as_bytes())))
+        TokenHash(Sha256::digest(self.0.as_bytes()).into())
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub String);
+/// SHA-256 of a token: what the server keeps (as hex in the database).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(TokenHash(out))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -43,7 +56,8 @@ mod tests {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         let again = SessionToken::parse(&t.as_str().to_uppercase()).unwrap();
         assert_eq!(t.hash(), again.hash());
-        assert_eq!(t.hash().0.len(), 64);
+        assert_eq!(t.hash().to_hex().len(), 64);
+        assert_eq!(TokenHash::from_hex(&t.hash().to_hex()), Some(t.hash()));
         assert!(SessionToken::parse("xyz").is_none());
         assert!(SessionToken::parse(&"g".repeat(32)).is_none());
     }

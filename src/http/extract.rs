@@ -39,10 +39,7 @@ impl FromRequest for Auth {
             let token = token.ok_or(ApiError::Unauthorized)?;
             let actors = actors.ok_or_else(|| ApiError::internal("actors missing", ""))?;
             let hash = token.hash();
-            let user = actors
-                .sessions
-                .send(&hash, Authenticate(hash.clone()))
-                .await?;
+            let user = actors.sessions.send(&hash, Authenticate(hash)).await?;
             Ok(Auth(user))
         })
     }

@@ -13,7 +13,7 @@ pub async fn find_by_hash(
     hash: &TokenHash,
 ) -> Result<Option<session::Model>, DbErr> {
     Sessions::find()
-        .filter(session::Column::TokenHash.eq(hash.0.as_str()))
+        .filter(session::Column::TokenHash.eq(hash.to_hex()))
         .one(c)
         .await
 }
@@ -44,7 +44,7 @@ pub async fn insert(c: &impl ConnectionTrait, s: NewSession<'_>) -> Result<sessi
         user_id: Set(s.user_id),
         device: Set(s.device.to_owned()),
         device_id: Set(s.device_id.to_owned()),
-        token_hash: Set(s.hash.0.clone()),
+        token_hash: Set(s.hash.to_hex()),
         created_at: Set(s.now),
         last_used_at: Set(s.now),
         expires_at: Set(s.expires_at),
