@@ -531,3 +531,34 @@ async fn openapi_lists_every_route_with_its_parameters() {
         }
     }
 }
+
+#[actix_web::test]
+async fn metrics_cover_requests_actors_caches_pool_sms_and_outbox() {
+    let Some(app) = spawn_app().await else { return };
+    let me = app.new_user().await;
+    app.list(&me, "follow", 1, 20).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for family in [
+        "im_http_requests_total{route=\"/relation/followlist\",code=\"0\"}",
+        "im_http_request_duration_seconds_bucket{route=\"/relation/followlist\",code=\"0\",le=",
+        "im_actor_mailbox_depth{actor=\"relation\"}",
+        "im_actor_mailbox_depth{actor=\"session\"}",
+        "im_cache_requests_total{cache=\"sessions\",result=\"hit\"}",
+        "im_cache_requests_total{cache=\"profiles\",result=\"miss\"}",
+        "im_cache_entries{cache=\"relation_lists\"}",
+        "im_db_pool_connections{state=\"open\"}",
+        "im_sms_sends_total{provider=\"file\",outcome=\"ok\"}",
+        "im_outbox_backlog_events",
+        "im_outbox_oldest_age_seconds",
+    ] {
+        assert!(text.contains(family), "{family} missing from:\n{text}");
+    }
+}
