@@ -177,58 +177,74 @@ impl SessionService {
             3_600,
             self.settings.sms.verify_per_ip_hourly,
         )];
-        let taken = self
+        let key = (phone.nation_code().to_owned(), phone.national().to_owned());
+        let fixed = self.test_numbers.get(&key).cloned();
+        let max = self.settings.sms.max_attempts as i32;
+
+        /// What the transaction found; decided outside so that the counted try and
+        /// the budget commit whatever the answer is.
+        enum Check {
+            OverBudget(u64),
+            Fixed(String),
+            NoLiveCode,
+            Burned(i64),
+            Tried(entity::sms_code::Model),
+        }
+        // One transaction: the per-IP budget, then one try of the code (row locked, so
+        // parallel guesses count exactly).
+        let check = self
             .db
             .write(|txn| {
-                let budget = budget.clone();
-                Box::pin(async move { Ok(rate::take(txn, &budget, now).await?.map(drop)) })
+                let (budget, phone, fixed) = (budget.clone(), phone.clone(), fixed.clone());
+                Box::pin(async move {
+                    if let Err(ex) = rate::take(txn, &budget, now).await? {
+                        return Ok(Check::OverBudget(ex.retry_after_secs));
+                    }
+                    if let Some(code) = fixed {
+                        return Ok(Check::Fixed(code));
+                    }
+                    let Some(row) = codes::find_for_update(txn, &phone).await? else {
+                        return Ok(Check::NoLiveCode);
+                    };
+                    if row.consumed_at.is_some() || row.expires_at <= now {
+                        return Ok(Check::NoLiveCode);
+                    }
+                    if row.attempts >= max {
+                        return Ok(Check::Burned(row.sent_at));
+                    }
+                    if !codes::take_attempt(txn, row.id, &row.code_hash, max, now).await? {
+                        return Ok(Check::NoLiveCode);
+                    }
+                    Ok(Check::Tried(row))
+                })
             })
             .await?;
-        if let Err(ex) = taken {
-            return Err(ApiError::TooManyRequests {
-                retry_after_secs: ex.retry_after_secs,
-            });
+        match check {
+            Check::OverBudget(retry_after_secs) => {
+                Err(ApiError::TooManyRequests { retry_after_secs })
+            }
+            Check::Fixed(expected) => {
+                let ok: bool =
+                    subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), code.as_str().as_bytes())
+                        .into();
+                if ok {
+                    Ok(Verified { code_row: None })
+                } else {
+                    Err(ApiError::Invalid(Invalid::UserInfo))
+                }
+            }
+            Check::NoLiveCode => Err(ApiError::Invalid(Invalid::UserInfo)),
+            // Burned until a new code is sent: retry once the send cooldown has passed.
+            Check::Burned(sent_at) => Err(ApiError::TooManyRequests {
+                retry_after_secs: ((sent_at + self.settings.sms.cooldown_secs as i64 * 1000 - now)
+                    .max(1000) as u64)
+                    .div_ceil(1000),
+            }),
+            Check::Tried(row) if self.hasher.verify(phone, code, &row.code_hash) => Ok(Verified {
+                code_row: Some((row.id, row.code_hash)),
+            }),
+            Check::Tried(_) => Err(ApiError::Invalid(Invalid::UserInfo)),
         }
-
-        let key = (phone.nation_code().to_owned(), phone.national().to_owned());
-        if let Some(fixed) = self.test_numbers.get(&key) {
-            let ok: bool =
-                subtle::ConstantTimeEq::ct_eq(fixed.as_bytes(), code.as_str().as_bytes()).into();
-            return if ok {
-                Ok(Verified { code_row: None })
-            } else {
-                Err(ApiError::Invalid(Invalid::UserInfo))
-            };
-        }
-
-        let max = self.settings.sms.max_attempts as i32;
-        let burned = |row: &entity::sms_code::Model| ApiError::TooManyRequests {
-            retry_after_secs: ((row.sent_at + self.settings.sms.cooldown_secs as i64 * 1000 - now)
-                .max(1000) as u64)
-                .div_ceil(1000),
-        };
-        let Some(row) = codes::find(self.db.conn(), phone).await? else {
-            return Err(ApiError::Invalid(Invalid::UserInfo));
-        };
-        if row.consumed_at.is_some() || row.expires_at <= now {
-            return Err(ApiError::Invalid(Invalid::UserInfo));
-        }
-        if row.attempts >= max {
-            return Err(burned(&row));
-        }
-        if !codes::take_attempt(self.db.conn(), row.id, &row.code_hash, max, now).await? {
-            // Lost a race: another try used the last attempt, or the code changed.
-            return match codes::find(self.db.conn(), phone).await? {
-                Some(r) if r.code_hash == row.code_hash && r.attempts >= max => Err(burned(&r)),
-                _ => Err(ApiError::Invalid(Invalid::UserInfo)),
-            };
-        }
-        if !self.hasher.verify(phone, code, &row.code_hash) {
-            return Err(ApiError::Invalid(Invalid::UserInfo));
-        }
-        Ok(Verified {
-            code_row: Some((row.id, row.code_hash)),
-        })
     }
 
     pub async fn sign_in(&self, m: SignIn) -> ApiResult<SignInData> {
