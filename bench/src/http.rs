@@ -237,6 +237,17 @@ pub fn get(addr: SocketAddr, path: &str) -> Vec<u8> {
 }
 
 /// A form-encoded POST, optionally authenticated with the `token` header.
+/// Adds a header line after the request line.
+pub fn with_header(req: Vec<u8>, name: &str, value: &str) -> Vec<u8> {
+    let Some(eol) = req.windows(2).position(|w| w == b"\r\n") else {
+        return req;
+    };
+    let mut out = req[..eol + 2].to_vec();
+    out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    out.extend_from_slice(&req[eol + 2..]);
+    out
+}
+
 pub fn post_form(addr: SocketAddr, path: &str, token: Option<&str>, body: &str) -> Vec<u8> {
     let auth = token.map(|t| format!("token: {t}\r\n")).unwrap_or_default();
     format!(

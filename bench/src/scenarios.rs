@@ -240,7 +240,10 @@ impl CodeBook {
 
 /// Sign-in workers: `sms/send` then `accessuser/signinbysms` with the code read from the
 /// SMS file. Each worker signs in its own base users on `android` in turn (a repeat
-/// sign-in that replaces the user's previous android session).
+/// sign-in that replaces the user's previous android session). Each worker is a client
+/// of its own address behind the load balancer (`X-Forwarded-For`, with the loopback
+/// peer trusted as the proxy), as traffic arrives in production: per-IP limits are then
+/// per client, not one row every request queues on.
 pub fn signin_workers(
     addr: SocketAddr,
     book: &Rc<RefCell<CodeBook>>,
@@ -257,11 +260,15 @@ pub fn signin_workers(
             let sends: Vec<Vec<u8>> = phones
                 .iter()
                 .map(|p| {
-                    http::post_form(
-                        addr,
-                        "/sms/send",
-                        None,
-                        &format!("nation_code=86&phone={p}"),
+                    http::with_header(
+                        http::post_form(
+                            addr,
+                            "/sms/send",
+                            None,
+                            &format!("nation_code=86&phone={p}"),
+                        ),
+                        "X-Forwarded-For",
+                        &client_ip(w),
                     )
                 })
                 .collect();
@@ -276,11 +283,19 @@ pub fn signin_workers(
                     "nation_code=86&phone={}&check_code={code}&device=android&device_id=bench-{w}",
                     phones[k]
                 );
-                let req = http::post_form(addr, "/accessuser/signinbysms", None, &body);
+                let req = http::with_header(
+                    http::post_form(addr, "/accessuser/signinbysms", None, &body),
+                    "X-Forwarded-For",
+                    &client_ip(w),
+                );
                 conn.request(&req).await?.ensure_ok()
             }
         })
         .collect()
+}
+
+fn client_ip(worker: usize) -> String {
+    format!("10.77.{}.{}", worker / 250, worker % 250 + 1)
 }
 
 #[cfg(test)]

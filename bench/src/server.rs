@@ -96,6 +96,7 @@ impl Server {
             .env("IM__DATABASE__MAX_CONNECTIONS", cfg.db_pool.to_string())
             .env("IM__JWT__SECRET", JWT_SECRET)
             .env("IM__LOG__LEVEL", &cfg.log_level)
+            .env("IM__SERVER__TRUSTED_PROXIES", "127.0.0.1")
             .env("IM__SMS__PROVIDER", "file")
             .env("IM__SMS__FILE_PATH", &sms_file)
             .env("IM__SMS__COOLDOWN_SECS", "0")
