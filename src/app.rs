@@ -199,6 +199,7 @@ impl Application {
             ))
         });
 
+        let broker = Arc::new(BrokerStatus::default());
         let state = web::Data::new(AppState {
             test_numbers: crate::actors::sms::test_number_map(&settings.sms),
             avatar_limits: AvatarLimits {
@@ -212,7 +213,7 @@ impl Application {
             dedicated_actors: dedicated.clone(),
             session_service,
             relation_service,
-            broker: Arc::new(BrokerStatus::default()),
+            broker: broker.clone(),
             jwt,
         });
         crate::metrics::handle();
@@ -271,6 +272,14 @@ impl Application {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let mut background = vec![tokio::spawn(maintenance(db.clone(), stop_rx.clone()))];
         if !settings.amqp.url.expose_secret().is_empty() {
+            let relay = crate::events::relay::Relay::new(
+                db.clone(),
+                settings.amqp.clone(),
+                &settings.events,
+                signal.clone(),
+                broker.clone(),
+            );
+            background.push(tokio::spawn(relay.run(stop_rx.clone())));
             background.push(tokio::spawn(crate::cluster::run(
                 db.clone(),
                 settings.amqp.clone(),

@@ -26,6 +26,7 @@ pub struct Settings {
     pub actors: ActorSettings,
     pub cache: CacheSettings,
     pub amqp: AmqpSettings,
+    pub events: EventsSettings,
     pub log: LogSettings,
 }
 
@@ -332,6 +333,21 @@ pub struct CacheSettings {
 pub struct AmqpSettings {
     pub url: SecretString,
     pub exchange: String,
+    /// Most events published per confirm round.
+    pub batch_size: u32,
+    /// How long a relay's claim lasts unless renewed; another process takes over after it.
+    pub lease_secs: u64,
+    /// How often the relay looks for events committed by other processes (MySQL/SQLite;
+    /// PostgreSQL wakes it with NOTIFY).
+    pub poll_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct EventsSettings {
+    /// Published events are kept this long for `/internal/events` replay, then deleted.
+    pub retention_hours: u64,
+    /// Bearer key for `/internal/events`; empty turns the route off.
+    pub replay_key: SecretString,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

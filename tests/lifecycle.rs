@@ -84,6 +84,10 @@ fn migration_cli_status_up_and_down() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pending  m20261128_000001_initial"), "{text}");
+    assert!(
+        text.contains("pending  m20261128_120000_relay_rows"),
+        "{text}"
+    );
     let out = run(im(dir.path()).args(["migrate", "up"]));
     assert!(
         out.status.success(),
@@ -93,6 +97,10 @@ fn migration_cli_status_up_and_down() {
     let text = String::from_utf8_lossy(&run(im(dir.path()).args(["migrate", "status"])).stdout)
         .to_string();
     assert!(text.contains("applied  m20261128_000001_initial"), "{text}");
+    assert!(
+        text.contains("applied  m20261128_120000_relay_rows"),
+        "{text}"
+    );
     let out = run(im(dir.path()).args(["migrate", "down"]));
     assert!(
         out.status.success(),
@@ -101,7 +109,12 @@ fn migration_cli_status_up_and_down() {
     );
     let text = String::from_utf8_lossy(&run(im(dir.path()).args(["migrate", "status"])).stdout)
         .to_string();
-    assert!(text.contains("pending  m20261128_000001_initial"), "{text}");
+    // `down` rolls back the latest migration only.
+    assert!(text.contains("applied  m20261128_000001_initial"), "{text}");
+    assert!(
+        text.contains("pending  m20261128_120000_relay_rows"),
+        "{text}"
+    );
 }
 
 struct Server {

@@ -246,9 +246,7 @@ impl RelationService {
                             }
                         }
                     }
-                    for e in &evs {
-                        outbox::insert(txn, e).await?;
-                    }
+                    outbox::insert_all(txn, &evs).await?;
                     Ok(!evs.is_empty())
                 })
             })

@@ -1,5 +1,7 @@
 //! Events for the IM server, written to the outbox in the transaction of their change.
 
+pub mod relay;
+
 use std::sync::Arc;
 
 use serde::Serialize;

@@ -117,6 +117,7 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
         ops::metrics,
         ops::openapi,
         ops::jwks,
+        ops::replay_events,
     )
 )]
 pub struct ApiDoc;
@@ -185,5 +186,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/metrics", &small).route(web::get().to(ops::metrics)))
         .service(post("/openapi.json", &small).route(web::get().to(ops::openapi)))
         .service(post("/.well-known/jwks.json", &small).route(web::get().to(ops::jwks)))
+        .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)))
         .default_service(web::to(not_found));
 }

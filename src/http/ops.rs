@@ -1,13 +1,19 @@
 //! Operations endpoints: liveness, readiness, metrics, OpenAPI, the JWKS.
 
-use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
-use actix_web::{web, HttpResponse};
+use actix_web::http::header::{CacheControl, CacheDirective, ContentType, AUTHORIZATION};
+use actix_web::{web, HttpRequest, HttpResponse};
+use secrecy::ExposeSecret;
 use serde::Serialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use utoipa::OpenApi;
 
 use super::envelope::Reply;
+use super::params::Params;
 use super::AppState;
-use crate::error::{ApiError, ApiResult, Dependency};
+use crate::error::{ApiError, ApiResult, Dependency, Invalid};
+use crate::store::outbox;
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Envelope; data \"ok\" while the process runs")))]
 pub async fn healthz() -> Reply<&'static str> {
@@ -18,17 +24,113 @@ pub async fn healthz() -> Reply<&'static str> {
 pub struct Readiness {
     database: &'static str,
     broker: &'static str,
+    outbox: Backlog,
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "Envelope; code 0 when the database answers (data {database, broker}), 503 when it does not")))]
+#[derive(Serialize)]
+pub struct Backlog {
+    /// Events not yet confirmed by the broker.
+    backlog: u64,
+    /// Seconds since the oldest of them happened (0 when there is none).
+    oldest_age_seconds: f64,
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "Envelope; code 0 when the database answers, data {database: \"up\", broker: \"disabled\"|\"connecting\"|\"up\"|\"down\", outbox: {backlog, oldest_age_seconds}}; 503 when the database does not answer. A broker outage does not make the server unready: events wait in the outbox")))]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<Reply<Readiness>> {
-    if let Err(e) = state.db.ping().await {
-        tracing::warn!(error = %e, "readiness: database unreachable");
-        return Err(ApiError::Unavailable(Dependency::Database));
-    }
+    let (backlog, oldest_age_seconds) = match crate::broker::outbox_backlog(&state.db).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            return Err(ApiError::Unavailable(Dependency::Database));
+        }
+    };
     Ok(Reply(Readiness {
         database: "up",
         broker: state.broker_state(),
+        outbox: Backlog {
+            backlog,
+            oldest_age_seconds,
+        },
+    }))
+}
+
+#[derive(Serialize)]
+pub struct EventPage {
+    /// Message bodies exactly as published, in `seq` order.
+    events: Vec<Box<RawValue>>,
+    /// The lowest `seq` still kept; a consumer whose `after_seq + 1` is below it has
+    /// lost events past the retention.
+    oldest_seq: Option<i64>,
+    /// The `seq` to pass as `after_seq` for the next page.
+    next_after_seq: i64,
+}
+
+const REPLAY_DEFAULT_LIMIT: i64 = 100;
+const REPLAY_MAX_LIMIT: i64 = 1000;
+
+#[utoipa::path(
+    get,
+    path = "/internal/events",
+    tag = "ops",
+    params(
+        ("Authorization" = String, Header, description = "Bearer <events.replay_key>"),
+        ("after_seq" = Option<i64>, Query, description = "Return events with seq greater than this (default 0)"),
+        ("limit" = Option<i64>, Query, description = "At most this many events, 1..=1000 (default 100)"),
+    ),
+    responses((status = 200, description = "Envelope; data {events: [message bodies as published], oldest_seq, next_after_seq}. Errors: 1 bad parameter, 401 wrong key, 404 when events.replay_key is not set"))
+)]
+pub async fn replay_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    p: Params,
+) -> ApiResult<Reply<EventPage>> {
+    let key = state.settings.events.replay_key.expose_secret();
+    if key.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let given = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Digests first, so the comparison takes the same time whatever the lengths.
+    let matches: bool = Sha256::digest(given.as_bytes())
+        .ct_eq(&Sha256::digest(key.as_bytes()))
+        .into();
+    if !matches {
+        return Err(ApiError::Unauthorized);
+    }
+    let after_seq = p.opt_i64("after_seq")?.unwrap_or(0);
+    if after_seq < 0 {
+        return Err(ApiError::Invalid(Invalid::Param("after_seq".into())));
+    }
+    let limit = p.opt_i64("limit")?.unwrap_or(REPLAY_DEFAULT_LIMIT);
+    if !(1..=REPLAY_MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Invalid(Invalid::Param("limit".into())));
+    }
+    let rows = outbox::published_after(state.db.conn(), after_seq, limit as u64).await?;
+    let oldest_seq = outbox::oldest_seq(state.db.conn()).await?;
+    let mut next_after_seq = after_seq;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let seq = row.seq.unwrap_or_default();
+        let body = crate::events::render_body(
+            &row.event_id,
+            seq,
+            &row.event_type,
+            row.occurred_at,
+            &row.data,
+        )
+        .and_then(RawValue::from_string)
+        .map_err(|e| ApiError::internal("outbox row", e))?;
+        events.push(body);
+        next_after_seq = seq;
+    }
+    Ok(Reply(EventPage {
+        events,
+        oldest_seq,
+        next_after_seq,
     }))
 }
 

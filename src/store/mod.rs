@@ -55,6 +55,18 @@ pub struct Db {
 
 const WRITE_ATTEMPTS: u32 = 5;
 
+/// See `Db::begin_background`. Fields drop in order: the transaction before the guard.
+pub struct BackgroundTxn {
+    pub txn: DatabaseTransaction,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl BackgroundTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
 impl Db {
     pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbErr> {
         let url = settings.url.expose_secret().to_owned();
@@ -184,6 +196,18 @@ impl Db {
             _ => TransactionOptions::default(),
         };
         self.conn.begin_with_options(opts).await
+    }
+
+    /// A write transaction for background work (the relay), under the same discipline
+    /// as `write` (on SQLite: the writer queue and an IMMEDIATE transaction), without
+    /// retries; errors stay database errors.
+    pub async fn begin_background(&self) -> Result<BackgroundTxn, DbErr> {
+        let guard = match &self.sqlite_writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = self.begin_write().await?;
+        Ok(BackgroundTxn { txn, _guard: guard })
     }
 
     /// Runs `op` in a write transaction and commits. Conflicts that a second try resolves

@@ -412,3 +412,172 @@ impl TestApp {
         self.handle.stop(true).await;
     }
 }
+
+pub const AMQP_DEFAULT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+pub fn amqp_url() -> String {
+    std::env::var("IM_TEST_AMQP_URL").unwrap_or_else(|_| AMQP_DEFAULT.into())
+}
+
+/// A message as the IM server receives it.
+#[derive(Debug)]
+pub struct Received {
+    pub routing_key: String,
+    pub properties: lapin::BasicProperties,
+    pub body: Value,
+    pub redelivered: bool,
+}
+
+/// A consumer on the events exchange, the way an IM server would bind one.
+pub struct EventTap {
+    pub conn: lapin::Connection,
+    pub channel: lapin::Channel,
+    consumer: lapin::Consumer,
+    pub queue: String,
+}
+
+impl EventTap {
+    /// Declares `exchange` (durable topic, as the relay does) and a queue bound to every
+    /// event type: durable and named when `queue` is given (it survives a broker
+    /// restart), else exclusive. None when the broker is unreachable.
+    pub async fn bind(exchange: &str, queue: Option<&str>) -> Option<EventTap> {
+        use lapin::options::*;
+        use lapin::types::FieldTable;
+        let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .ok()?;
+        let channel = conn.create_channel().await.ok()?;
+        channel
+            .exchange_declare(
+                exchange.into(),
+                lapin::ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .ok()?;
+        let q = channel
+            .queue_declare(
+                queue.unwrap_or("").into(),
+                QueueDeclareOptions {
+                    durable: queue.is_some(),
+                    exclusive: queue.is_none(),
+                    auto_delete: queue.is_none(),
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .ok()?;
+        let name = q.name().as_str().to_owned();
+        for t in [
+            "user.created",
+            "user.updated",
+            "session.revoked",
+            "relation.*",
+        ] {
+            channel
+                .queue_bind(
+                    name.as_str().into(),
+                    exchange.into(),
+                    t.into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .ok()?;
+        }
+        let consumer = channel
+            .basic_consume(
+                name.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .ok()?;
+        Some(EventTap {
+            conn,
+            channel,
+            consumer,
+            queue: name,
+        })
+    }
+
+    /// The next message (acknowledged), or None after `wait` without one.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<Received> {
+        use futures_util::StreamExt;
+        let d = tokio::time::timeout(wait, self.consumer.next())
+            .await
+            .ok()??
+            .ok()?;
+        d.ack(lapin::options::BasicAckOptions::default())
+            .await
+            .ok()?;
+        Some(Received {
+            routing_key: d.routing_key.as_str().to_owned(),
+            properties: d.properties.clone(),
+            body: serde_json::from_slice(&d.data).expect("message body is JSON"),
+            redelivered: d.redelivered,
+        })
+    }
+
+    /// Messages until `n` distinct event ids arrived (duplicates kept, in arrival
+    /// order), or `deadline` passed.
+    pub async fn collect(&mut self, n: usize, deadline: std::time::Duration) -> Vec<Received> {
+        let started = std::time::Instant::now();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        while seen.len() < n {
+            let left = deadline.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match self.next(left).await {
+                Some(m) => {
+                    seen.insert(m.body["id"].as_str().unwrap_or_default().to_owned());
+                    out.push(m);
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    pub async fn delete_queue(&self) {
+        let _ = self
+            .channel
+            .queue_delete(
+                self.queue.as_str().into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await;
+    }
+}
+
+/// Outbox rows in id order with their seq and publication state:
+/// (event_id, type, data, seq, published).
+pub async fn outbox_rows(
+    db: &sea_orm::DatabaseConnection,
+) -> Vec<(String, String, Value, Option<i64>, bool)> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    entity::outbox::Entity::find()
+        .order_by_asc(entity::outbox::Column::Id)
+        .all(db)
+        .await
+        .expect("outbox rows")
+        .into_iter()
+        .map(|r| {
+            (
+                r.event_id,
+                r.event_type,
+                serde_json::from_str(&r.data).expect("data json"),
+                r.seq,
+                r.published_at.is_some(),
+            )
+        })
+        .collect()
+}
