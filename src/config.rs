@@ -346,6 +346,8 @@ pub struct AmqpSettings {
 pub struct EventsSettings {
     /// Published events are kept this long for `/internal/events` replay, then deleted.
     pub retention_hours: u64,
+    /// How often the relaying process deletes events past the retention.
+    pub cleanup_every_secs: u64,
     /// Bearer key for `/internal/events`; empty turns the route off.
     pub replay_key: SecretString,
 }

@@ -255,6 +255,63 @@ async fn published_rows(app: &TestApp) -> Vec<(String, String, Value, Option<i64
     }
 }
 
+#[actix_web::test]
+async fn published_events_past_the_retention_are_cleaned_up_and_seq_continues() {
+    let _serial = BROKER.lock().await;
+    let ex = exchange();
+    let Some(mut tap) = EventTap::bind(&ex, None).await else {
+        skip_or_fail("RabbitMQ");
+        return;
+    };
+    let exchange = ex.clone();
+    let Some(app) = spawn_app_with(move |s| {
+        s.amqp.url = amqp_url().into();
+        s.amqp.exchange = exchange;
+        s.events.replay_key = REPLAY_KEY.to_owned().into();
+        // Everything published is past a zero retention at the next clean-up.
+        s.events.retention_hours = 0;
+        s.events.cleanup_every_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    assert_eq!(tap.collect(2, Duration::from_secs(10)).await.len(), 2);
+    let started = std::time::Instant::now();
+    while !common::outbox_rows(app.state.db.conn()).await.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "published rows were not cleaned up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = |q: &str| {
+        let req = app
+            .client
+            .get(app.url(&format!("/internal/events{q}")))
+            .header("Authorization", format!("Bearer {REPLAY_KEY}"));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let v = page("?after_seq=0").await;
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"]["events"], json!([]));
+    assert_eq!(v["data"]["oldest_seq"], Value::Null);
+    // The stream goes on where it was: seq 3, and replay shows the older ones are gone.
+    assert_envelope(&app.relate(&a, b.user_id, "follow").await, 0);
+    let m = tap.next(Duration::from_secs(10)).await.expect("the follow");
+    assert_eq!(m.body["seq"], 3);
+    assert_eq!(m.body["type"], "relation.followed");
+    let v = page("?after_seq=0").await;
+    if v["data"]["events"] != json!([]) {
+        // Not cleaned up yet: then it is the one event, and the oldest kept.
+        assert_eq!(v["data"]["oldest_seq"], 3, "{v}");
+        assert_eq!(v["data"]["events"][0]["seq"], 3, "{v}");
+    }
+    app.stop().await;
+}
+
 fn rabbitmqctl(arg: &str) -> bool {
     std::process::Command::new("rabbitmqctl")
         .args(["-q", arg])

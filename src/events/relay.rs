@@ -33,7 +33,6 @@ use crate::store::{outbox, Db};
 const NOTIFY_CHANNEL: &str = "im_outbox";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-const CLEANUP_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
@@ -64,6 +63,7 @@ pub struct Relay {
     db: Db,
     amqp: AmqpSettings,
     retention: Duration,
+    cleanup_every: Duration,
     signal: OutboxSignal,
     status: Arc<BrokerStatus>,
     holder: String,
@@ -92,6 +92,7 @@ impl Relay {
             db,
             amqp,
             retention: Duration::from_secs(events.retention_hours.saturating_mul(3600)),
+            cleanup_every: Duration::from_secs(events.cleanup_every_secs.max(1)),
             signal,
             status,
             holder,
@@ -241,7 +242,7 @@ impl Relay {
                         continue;
                     }
                 }
-                if last_cleanup.is_none_or(|t| t.elapsed() >= CLEANUP_EVERY) {
+                if last_cleanup.is_none_or(|t| t.elapsed() >= self.cleanup_every) {
                     last_cleanup = Some(Instant::now());
                     self.clean_up().await;
                 }
