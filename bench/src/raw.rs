@@ -16,7 +16,22 @@ pub const DELETE_BLOCK: &str =
     r#"DELETE FROM "blocks" WHERE "blocks"."user_id" = $1 AND "blocks"."target_id" = $2"#;
 pub const INSERT_FOLLOW: &str = r#"INSERT INTO "follows" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3) RETURNING "id", "user_id", "target_id", "created_at""#;
 pub const INSERT_BLOCK: &str = r#"INSERT INTO "blocks" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3) RETURNING "id", "user_id", "target_id", "created_at""#;
-pub const INSERT_OUTBOX: &str = r#"INSERT INTO "outbox" ("event_id", "event_type", "data", "occurred_at", "seq", "published_at") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "id", "event_id", "event_type", "data", "occurred_at", "seq", "published_at""#;
+/// Writers share the relay's barrier from their outbox insert to their commit.
+pub const OUTBOX_BARRIER: &str = "SELECT pg_advisory_xact_lock_shared(731180642)";
+
+/// One INSERT of all the operation's events, as `store::outbox::insert_all` sends it.
+pub fn insert_outbox(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=6).map(|c| format!("${}", r * 6 + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    format!(
+        r#"INSERT INTO "outbox" ("event_id", "event_type", "data", "occurred_at", "seq", "published_at") VALUES {}"#,
+        values.join(", ")
+    )
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -104,20 +119,26 @@ async fn delete(tx: &mut Tx<'_>, edge: Edge, from: i64, to: i64) -> Result<bool>
     Ok(r.rows_affected() > 0)
 }
 
-async fn event(tx: &mut Tx<'_>, event_type: &str, from: i64, to: i64) -> Result<()> {
-    // The server's Event::relation: a UUID v7 id and the data object as JSON text.
-    let id = uuid::Uuid::now_v7().to_string();
-    let data = serde_json::json!({"from_user_id": from, "to_user_id": to}).to_string();
-    type OutboxRow = (i64, String, String, String, i64, Option<i64>, Option<i64>);
-    let _row: OutboxRow = sqlx::query_as(INSERT_OUTBOX)
-        .bind(id)
-        .bind(event_type)
-        .bind(data)
-        .bind(now_ms())
-        .bind(None::<i64>)
-        .bind(None::<i64>)
-        .fetch_one(&mut **tx)
-        .await?;
+async fn events(tx: &mut Tx<'_>, evs: &[(&str, i64, i64)]) -> Result<()> {
+    if evs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(OUTBOX_BARRIER).execute(&mut **tx).await?;
+    let sql = insert_outbox(evs.len());
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (event_type, from, to) in evs {
+        // The server's Event::relation: a UUID v7 id and the data object as JSON text.
+        let id = uuid::Uuid::now_v7().to_string();
+        let data = serde_json::json!({"from_user_id": from, "to_user_id": to}).to_string();
+        q = q
+            .bind(id)
+            .bind(*event_type)
+            .bind(data)
+            .bind(now_ms())
+            .bind(None::<i64>)
+            .bind(None::<i64>);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -171,9 +192,7 @@ pub async fn operate(pool: &PgPool, from: i64, to: i64, op: Op) -> Result<Outcom
             }
         }
     }
-    for (t, a, b) in &evs {
-        event(&mut tx, t, *a, *b).await?;
-    }
+    events(&mut tx, &evs).await?;
     tx.commit().await?;
     Ok(Outcome::Done(evs.len()))
 }

@@ -337,6 +337,8 @@ fn short_sql(s: &str) -> String {
         Some("SELECT") if u.ends_with("FOR UPDATE") => {
             format!("SELECT {} FOR UPDATE", table_after("FROM"))
         }
+        // A function call (the outbox barrier): the statement is short already.
+        Some("SELECT") if !words.iter().any(|w| w.eq_ignore_ascii_case("FROM")) => u.to_owned(),
         Some("SELECT") => format!("SELECT {}", table_after("FROM")),
         Some("DELETE") => format!("DELETE {}", table_after("FROM")),
         Some("INSERT") => format!("INSERT {}", table_after("INTO")),
@@ -354,7 +356,11 @@ mod tests {
     fn abbreviates_statements() {
         assert_eq!(short_sql(raw::LOCK_USERS), "SELECT users FOR UPDATE");
         assert_eq!(short_sql(raw::COUNT_BLOCK), "SELECT COUNT(*) blocks");
-        assert_eq!(short_sql(raw::INSERT_OUTBOX), "INSERT outbox");
+        assert_eq!(short_sql(&raw::insert_outbox(3)), "INSERT outbox");
+        assert_eq!(
+            short_sql(raw::OUTBOX_BARRIER),
+            "SELECT pg_advisory_xact_lock_shared(731180642)"
+        );
         assert_eq!(short_sql(raw::DELETE_FOLLOW), "DELETE follows");
         assert_eq!(short_sql("BEGIN"), "BEGIN");
     }

@@ -44,7 +44,9 @@ pub async fn insert_all(c: &impl ConnectionTrait, events: &[Event]) -> Result<()
         published_at: Set(None),
         ..Default::default()
     });
-    outbox::Entity::insert_many(rows).exec(c).await?;
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(c)
+        .await?;
     Ok(())
 }
 
