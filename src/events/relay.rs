@@ -177,6 +177,9 @@ impl Relay {
         let lease_ms = self.lease_ms();
         let poll = Duration::from_millis(self.amqp.poll_ms.max(1));
         let mut lease_until = 0i64;
+        // When a process that does not relay next looks at the lease (it is woken by
+        // every local commit, and must not hit the lease row each time).
+        let mut next_claim = 0i64;
         let mut next_seq = 0i64;
         let mut last_cleanup: Option<Instant> = None;
         let mut wake = Wake::new(&self.db).await;
@@ -189,7 +192,10 @@ impl Relay {
             }
             let now = now_ms();
             // Renew once a third of the lease is used, so a slow round never lets it lapse.
-            if lease_until - now < lease_ms * 2 / 3 {
+            let holding = lease_until > now;
+            if (holding && lease_until - now < lease_ms * 2 / 3) || (!holding && now >= next_claim)
+            {
+                next_claim = now + lease_ms / 3;
                 match outbox::claim_lease(&self.db, &self.holder, now, lease_ms).await {
                     Ok(Some(seq)) => {
                         if lease_until <= now {
