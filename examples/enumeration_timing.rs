@@ -93,10 +93,10 @@ async fn main() {
         std::fs::read_to_string(&s.sms.file_path)
             .ok()?
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["phone"] == p)
-            .filter_map(|v| v["code"].as_str().map(str::to_owned))
-            .last()
+            .find(|v| v["phone"] == p)
+            .and_then(|v| v["code"].as_str().map(str::to_owned))
     };
     // Register the first group.
     for i in 0..n {
