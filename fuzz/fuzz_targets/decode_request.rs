@@ -18,8 +18,20 @@ const CONTENT_TYPES: &[&str] = &[
 
 /// The parameter names the handlers read (`grep -o 'params.str("…"' src/http`).
 const NAMES: &[&str] = &[
-    "act", "avatar", "check_code", "device", "device_id", "members", "nation_code",
-    "nickname", "page", "phone", "phones", "size", "to_user_id", "type",
+    "act",
+    "avatar",
+    "check_code",
+    "device",
+    "device_id",
+    "members",
+    "nation_code",
+    "nickname",
+    "page",
+    "phone",
+    "phones",
+    "size",
+    "to_user_id",
+    "type",
 ];
 
 fuzz_target!(|data: &[u8]| {
