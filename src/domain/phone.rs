@@ -105,16 +105,20 @@ pub struct Masked<'a>(&'a PhoneNumber);
 
 impl fmt::Display for Masked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // At least four digits stay hidden whatever the length: up to the last four
+        // and, for long numbers, the first three (the carrier prefix) are shown.
         let n = &self.0.national;
-        let keep = n.len().saturating_sub(4).min(3);
-        let tail = n.len().saturating_sub(4).max(keep);
+        let len = n.len();
+        let shown_tail = len.saturating_sub(4).min(4);
+        let shown_head = len.saturating_sub(4 + shown_tail).min(3);
+        let tail = len - shown_tail;
         write!(
             f,
             "+{} {}{}{}",
             self.0.nation_code,
-            &n[..keep],
-            "*".repeat(tail - keep),
-            &n[tail..]
+            n.get(..shown_head).unwrap_or_default(),
+            "*".repeat(tail - shown_head),
+            n.get(tail..).unwrap_or_default()
         )
     }
 }
@@ -178,5 +182,10 @@ mod tests {
     fn masking_hides_the_middle() {
         let p = PhoneNumber::parse("86", "16522222222").unwrap();
         assert_eq!(p.masked().to_string(), "+86 165****2222");
+        // Short numbers (the old rule showed all of a 7-digit one).
+        let short = |d: &str| PhoneNumber::unchecked("1", d).unwrap().masked().to_string();
+        assert_eq!(short("1234567"), "+1 ****567");
+        assert_eq!(short("12345678"), "+1 ****5678");
+        assert_eq!(short("1234"), "+1 ****");
     }
 }

@@ -1,18 +1,24 @@
 //! Request parameters from wherever the client put them: the query string, and a body
 //! that is form-urlencoded, multipart or JSON (API.md "Transport"). A body value wins
-//! over a query value of the same name. PHP-style arrays (`a[]=1`, `a[0]=1`) and JSON
-//! arrays become lists; JSON numbers and strings of digits are the same.
+//! over a query value of the same name. PHP-style arrays (`a[]=1`, `a[0]=1`), a repeated
+//! key (`a=1&a=2`) and JSON arrays become lists; JSON numbers and strings of digits are
+//! the same.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use std::cell::Cell;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
 use actix_multipart::Multipart;
 use actix_web::dev::Payload;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::error::PayloadError;
+use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 
 use crate::error::{ApiError, Invalid, TooLarge, Unsupported};
 
@@ -63,12 +69,15 @@ impl ParamsConfig {
 }
 
 impl Params {
-    /// Adds `key=value` pairs; a later pair for the same plain key replaces the earlier.
+    /// Adds `key=value` pairs. A plain key given more than once (`a=1&a=2`) is a list,
+    /// like `a[]=1&a[]=2`: silently keeping one value would drop list items, and a scalar
+    /// parameter sent twice is ambiguous, so scalar accessors refuse it.
     fn merge_pairs(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
         let mut indexed: HashMap<String, Vec<(u64, String)>> = HashMap::new();
         let mut appended: HashMap<String, Vec<String>> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
-        let mut scalars: Vec<(String, String)> = Vec::new();
+        let mut scalars: Vec<(String, Vec<String>)> = Vec::new();
+        let mut scalar_at: HashMap<String, usize> = HashMap::new();
         for (key, value) in pairs {
             match split_array_key(&key) {
                 Some((name, None)) => {
@@ -83,7 +92,13 @@ impl Params {
                     }
                     indexed.entry(name.to_owned()).or_default().push((i, value));
                 }
-                None => scalars.push((key, value)),
+                None => match scalar_at.get(&key) {
+                    Some(&i) => scalars[i].1.push(value),
+                    None => {
+                        scalar_at.insert(key.clone(), scalars.len());
+                        scalars.push((key, vec![value]));
+                    }
+                },
             }
         }
         let mut lists: HashMap<String, Vec<String>> = HashMap::new();
@@ -99,10 +114,15 @@ impl Params {
             lists.insert(name, list);
         }
         // Within one source a list beats a scalar of the same name.
-        for (k, v) in scalars {
-            if !lists.contains_key(&k) {
-                self.values.insert(k, Value::Scalar(v));
+        for (k, mut v) in scalars {
+            if lists.contains_key(&k) {
+                continue;
             }
+            let value = match v.len() {
+                1 => Value::Scalar(v.remove(0)),
+                _ => Value::List(v),
+            };
+            self.values.insert(k, value);
         }
         for (k, v) in lists {
             self.values.insert(k, Value::List(v));
@@ -113,6 +133,11 @@ impl Params {
     fn overlay(&mut self, body: Params) {
         self.values.extend(body.values);
         self.files.extend(body.files);
+    }
+
+    /// The names of all values (not files), in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
@@ -165,14 +190,17 @@ impl Params {
     }
 }
 
-/// `12`, ` 12 `, `"12"` and `12.0` (a JSON number through a float) are 12.
+/// `12`, ` 12 `, `+12`, `-12` and `"12"` are 12: an optional sign and decimal digits in
+/// i64 range, surrounding whitespace ignored. Floats, exponents and hex are refused, so
+/// `1e3` can't pass for a user id; JSON numbers like `12.0` are made integral in
+/// `parse_json`, where the client could not choose the spelling.
 pub fn parse_int(s: &str) -> Option<i64> {
     let t = s.trim();
-    if let Ok(v) = t.parse::<i64>() {
-        return Some(v);
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    let f = t.parse::<f64>().ok()?;
-    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+    t.parse::<i64>().ok()
 }
 
 /// `a[]` → `("a", None)`, `a[3]` → `("a", Some(3))`, anything else → None.
@@ -209,7 +237,7 @@ pub fn parse_json(raw: &[u8]) -> Result<Params, ApiError> {
     fn scalar(v: &J) -> Option<String> {
         match v {
             J::String(s) => Some(s.clone()),
-            J::Number(n) => Some(n.to_string()),
+            J::Number(n) => Some(json_number(n)),
             J::Bool(b) => Some(if *b { "1" } else { "0" }.to_owned()),
             _ => None,
         }
@@ -237,6 +265,19 @@ pub fn parse_json(raw: &[u8]) -> Result<Params, ApiError> {
     Ok(p)
 }
 
+/// A JSON number as text: integral floats (`20.0`, `1e3`, what a client's double field
+/// sends) as plain integers, so `parse_int` need not accept float spellings.
+fn json_number(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        // serde_json's float parsing may be an ulp off; below 10^15 an ulp is under 1/8,
+        // so an error can only make a value non-integral (refused), never another integer.
+        Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 1.0e15 => {
+            format!("{}", f as i64)
+        }
+        _ => n.to_string(),
+    }
+}
+
 fn too_large() -> ApiError {
     ApiError::PayloadTooLarge(TooLarge::Body)
 }
@@ -253,18 +294,72 @@ async fn read_body(payload: &mut Payload, limit: usize) -> Result<BytesMut, ApiE
     Ok(buf)
 }
 
+/// Counts every byte of a multipart stream (preamble, part headers and boundaries too)
+/// and ends it with an overflow past `limit`: the per-part limits alone would let a
+/// client stream an endless preamble or many parts' worth of headers.
+struct Bounded<S> {
+    inner: S,
+    seen: usize,
+    limit: usize,
+    exceeded: Rc<Cell<bool>>,
+}
+
+impl<S> Stream for Bounded<S>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.exceeded.get() {
+            return Poll::Ready(Some(Err(PayloadError::Overflow)));
+        }
+        let item = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &item {
+            self.seen = self.seen.saturating_add(chunk.len());
+            if self.seen > self.limit {
+                self.exceeded.set(true);
+                return Poll::Ready(Some(Err(PayloadError::Overflow)));
+            }
+        }
+        item
+    }
+}
+
+fn multipart_too_large(cfg: &ParamsConfig) -> ApiError {
+    if cfg.file_fields.is_empty() {
+        too_large()
+    } else {
+        ApiError::PayloadTooLarge(TooLarge::File)
+    }
+}
+
 async fn read_multipart(
-    req: &HttpRequest,
+    headers: &HeaderMap,
     payload: Payload,
     cfg: &ParamsConfig,
 ) -> Result<Params, ApiError> {
-    let mut multipart = Multipart::new(req.headers(), payload);
+    let exceeded = Rc::new(Cell::new(false));
+    let stream = Bounded {
+        inner: payload,
+        seen: 0,
+        limit: cfg.max_multipart_bytes(),
+        exceeded: exceeded.clone(),
+    };
+    let mut multipart = Multipart::new(headers, stream);
+    // A stream cut off at the limit is 413, whatever error the parser makes of it.
+    let broken = |exceeded: &Rc<Cell<bool>>| {
+        if exceeded.get() {
+            multipart_too_large(cfg)
+        } else {
+            ApiError::Invalid(Invalid::Body)
+        }
+    };
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut files = HashMap::new();
-    let mut total = 0usize;
     let mut parts = 0usize;
     while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(|_| ApiError::Invalid(Invalid::Body))?;
+        let mut field = field.map_err(|_| broken(&exceeded))?;
         parts += 1;
         if parts > cfg.max_parts {
             return Err(ApiError::Invalid(Invalid::Body));
@@ -284,11 +379,7 @@ async fn read_multipart(
         };
         let mut buf = BytesMut::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| ApiError::Invalid(Invalid::Body))?;
-            total += chunk.len();
-            if total > cfg.max_multipart_bytes() {
-                return Err(too_large());
-            }
+            let chunk = chunk.map_err(|_| broken(&exceeded))?;
             if keep {
                 if buf.len() + chunk.len() > limit {
                     return Err(if is_file {
@@ -322,64 +413,88 @@ async fn read_multipart(
     Ok(p)
 }
 
+/// The body's parameters by its declared type; `headers` must carry the content type
+/// (multipart reads its boundary there).
+async fn read_body_params(
+    headers: &HeaderMap,
+    declared_len: Option<usize>,
+    mut payload: Payload,
+    cfg: &ParamsConfig,
+) -> Result<Params, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime: Option<mime::Mime> = content_type.parse().ok();
+    let is_json = mime.as_ref().is_some_and(|m| {
+        (m.type_() == mime::APPLICATION && m.subtype() == mime::JSON)
+            || m.suffix() == Some(mime::JSON)
+    });
+    let is = |t: mime::Name<'_>, sub: mime::Name<'_>| {
+        mime.as_ref()
+            .is_some_and(|m| m.type_() == t && m.subtype() == sub)
+    };
+    if is(mime::MULTIPART, mime::FORM_DATA) {
+        if declared_len.is_some_and(|n| n > cfg.max_multipart_bytes()) {
+            return Err(multipart_too_large(cfg));
+        }
+        return read_multipart(headers, payload, cfg).await;
+    }
+    check_declared(declared_len, cfg.max_body_bytes)?;
+    let raw = read_body(&mut payload, cfg.max_body_bytes).await?;
+    if is(mime::APPLICATION, mime::WWW_FORM_URLENCODED) {
+        Ok(parse_urlencoded(&raw))
+    } else if is_json {
+        // `application/json; charset=utf-8` and `application/<x>+json` alike.
+        parse_json(&raw)
+    } else if raw.is_empty() {
+        // No or unknown content type: fine when there is no body (GET, or a POST
+        // carrying everything in the query); otherwise the body is unreadable.
+        Ok(Params::default())
+    } else if content_type.is_empty() {
+        // curl -d without -H sends form-urlencoded; some clients omit the header.
+        Ok(parse_urlencoded(&raw))
+    } else {
+        Err(ApiError::UnsupportedMediaType(Unsupported::ContentType))
+    }
+}
+
 impl Params {
-    pub async fn extract(req: &HttpRequest, mut payload: Payload) -> Result<Params, ApiError> {
+    pub async fn extract(req: &HttpRequest, payload: Payload) -> Result<Params, ApiError> {
         let cfg = req.app_data::<ParamsConfig>().cloned().unwrap_or_default();
         let mut params = parse_urlencoded(req.query_string().as_bytes());
-
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let mime: Option<mime::Mime> = content_type.parse().ok();
         let declared_len = req
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-
-        let body = match mime.as_ref().map(|m| (m.type_(), m.subtype())) {
-            Some((mime::MULTIPART, mime::FORM_DATA)) => {
-                if declared_len.is_some_and(|n| n > cfg.max_multipart_bytes()) {
-                    return Err(if cfg.file_fields.is_empty() {
-                        too_large()
-                    } else {
-                        ApiError::PayloadTooLarge(TooLarge::File)
-                    });
-                }
-                read_multipart(req, Payload::take(&mut payload), &cfg).await?
-            }
-            Some((mime::APPLICATION, mime::WWW_FORM_URLENCODED)) => {
-                check_declared(declared_len, cfg.max_body_bytes)?;
-                parse_urlencoded(&read_body(&mut payload, cfg.max_body_bytes).await?)
-            }
-            Some((mime::APPLICATION, mime::JSON)) => {
-                check_declared(declared_len, cfg.max_body_bytes)?;
-                parse_json(&read_body(&mut payload, cfg.max_body_bytes).await?)?
-            }
-            Some((_, sub)) if sub.as_str().ends_with("+json") => {
-                check_declared(declared_len, cfg.max_body_bytes)?;
-                parse_json(&read_body(&mut payload, cfg.max_body_bytes).await?)?
-            }
-            _ => {
-                // No or unknown content type: fine when there is no body (GET, or a POST
-                // carrying everything in the query); otherwise the body is unreadable.
-                check_declared(declared_len, cfg.max_body_bytes)?;
-                let raw = read_body(&mut payload, cfg.max_body_bytes).await?;
-                if raw.is_empty() {
-                    Params::default()
-                } else if content_type.is_empty() {
-                    // curl -d without -H sends form-urlencoded; some clients omit the header.
-                    parse_urlencoded(&raw)
-                } else {
-                    return Err(ApiError::UnsupportedMediaType(Unsupported::ContentType));
-                }
-            }
-        };
-        params.overlay(body);
+        params.overlay(read_body_params(req.headers(), declared_len, payload, &cfg).await?);
         Ok(params)
+    }
+}
+
+/// Decodes a complete body as a route with `cfg` would, synchronously: the code path of
+/// `Params::extract` without a request, for the fuzzer and property tests.
+pub fn decode_body(
+    content_type: &str,
+    body: &[u8],
+    cfg: &ParamsConfig,
+) -> Result<Params, ApiError> {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(CONTENT_TYPE, v);
+    }
+    let payload = Payload::from(Bytes::copy_from_slice(body));
+    // No declared length, as with a chunked request: the streaming limits decide.
+    let fut = read_body_params(&headers, None, payload, cfg);
+    let mut fut = std::pin::pin!(fut);
+    // The whole body is already in memory, so the future never waits.
+    match fut
+        .as_mut()
+        .poll(&mut Context::from_waker(std::task::Waker::noop()))
+    {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(ApiError::Invalid(Invalid::Body)),
     }
 }
 

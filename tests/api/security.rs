@@ -311,3 +311,150 @@ async fn a_slow_request_head_is_cut_off() {
         outcome.1
     );
 }
+
+/// Sends `body` chunked (no Content-Length, so only the streaming limits can stop it)
+/// while reading the answer, and returns the status and the body of the answer.
+async fn post_chunked(app: &TestApp, path: &str, headers: &str, body: Vec<u8>) -> (u16, String) {
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n{headers}Connection: close\r\n\r\n"
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        // The server may answer and close before the body is through: write on the side.
+        let writer = std::thread::spawn(move || {
+            let _ = w.write_all(head.as_bytes());
+            for chunk in body.chunks(16 * 1024) {
+                if w.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .is_err()
+                    || w.write_all(chunk).is_err()
+                    || w.write_all(b"\r\n").is_err()
+                {
+                    return;
+                }
+            }
+            let _ = w.write_all(b"0\r\n\r\n");
+        });
+        let mut buf = Vec::new();
+        let mut tmp = [0u8; 4096];
+        // Up to the end of the answer, or an error once it is in (a reset after a 413).
+        while let Ok(n) = s.read(&mut tmp) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&tmp[..n]);
+        }
+        let _ = writer.join();
+        let text = String::from_utf8_lossy(&buf).to_string();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text)
+    })
+    .await
+    .unwrap()
+}
+
+fn multipart_body(preamble: usize, parts: &[(&str, Option<&str>, usize)], tail: &str) -> Vec<u8> {
+    let mut b = "preamble line\r\n".repeat(preamble).into_bytes();
+    for (name, file, len) in parts {
+        let file = file
+            .map(|f| format!("; filename=\"{f}\""))
+            .unwrap_or_default();
+        b.extend_from_slice(
+            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n")
+                .as_bytes(),
+        );
+        b.extend(std::iter::repeat_n(b'x', *len));
+        b.extend_from_slice(b"\r\n");
+    }
+    b.extend_from_slice(tail.as_bytes());
+    b.extend_from_slice(b"--B--\r\n");
+    b
+}
+
+#[actix_web::test]
+async fn the_whole_multipart_stream_is_bounded_by_the_route_limit() {
+    let Some(app) = spawn_app().await else { return };
+    let ct = "Content-Type: multipart/form-data; boundary=B\r\n";
+    let valid = "--B\r\nContent-Disposition: form-data; name=\"nation_code\"\r\n\r\n86\r\n\
+                 --B\r\nContent-Disposition: form-data; name=\"phone\"\r\n\r\n123\r\n";
+    // Under the limit, chunked multipart is read normally (a bad number: code 1).
+    let (status, text) = post_chunked(&app, "/sms/send", ct, multipart_body(10, &[], valid)).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"code\":1"), "{text}");
+    // A preamble of short lines is no part at all, yet it counts: 64 KiB on small routes.
+    let (status, text) =
+        post_chunked(&app, "/sms/send", ct, multipart_body(20_000, &[], valid)).await;
+    assert_eq!(status, 413, "{text}");
+    // Many medium parts, each under the 64 KiB text limit, together over it.
+    let parts = [
+        ("a", None, 30_000),
+        ("b", None, 30_000),
+        ("c", None, 30_000),
+    ];
+    let (status, text) =
+        post_chunked(&app, "/sms/send", ct, multipart_body(0, &parts, valid)).await;
+    assert_eq!(status, 413, "{text}");
+
+    // The avatar route allows 5 MiB (and 64 KiB of fields), and not more in any shape.
+    let me = app.new_user().await;
+    let auth = format!("{ct}token: {}\r\n", me.token);
+    let nick = "--B\r\nContent-Disposition: form-data; name=\"nickname\"\r\n\r\nbounded\r\n";
+    let (status, text) = post_chunked(
+        &app,
+        "/accessuser/updateuserinfo",
+        &auth,
+        multipart_body(10, &[], nick),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"code\":0"), "{text}");
+    let junk: Vec<(&str, Option<&str>, usize)> =
+        (0..14).map(|_| ("junk", Some("j.bin"), 400_000)).collect();
+    let (status, text) = post_chunked(
+        &app,
+        "/accessuser/updateuserinfo",
+        &auth,
+        multipart_body(0, &junk, nick),
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+    let (status, text) = post_chunked(
+        &app,
+        "/accessuser/updateuserinfo",
+        &auth,
+        multipart_body(400_000, &[], nick),
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+}
+
+#[actix_web::test]
+async fn json_is_recognised_with_parameters_and_suffixes() {
+    let Some(app) = spawn_app().await else { return };
+    for ct in [
+        "application/json; charset=utf-8",
+        "Application/JSON;charset=UTF-8",
+        "application/vnd.api+json",
+        "application/merge-patch+json; charset=utf-8",
+    ] {
+        let v: Value = app
+            .client
+            .post(app.url("/sms/send"))
+            .header("content-type", ct)
+            .body(json!({"nation_code": "86", "phone": "123"}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_envelope(&v, 1);
+        assert_eq!(v["message"], "无效的号码", "{ct}");
+    }
+}
