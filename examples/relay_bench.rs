@@ -201,6 +201,11 @@ async fn main() {
     let n: usize = env("BENCH_EVENTS", "20000").parse().unwrap();
     let rate: u64 = env("BENCH_RATE", "2000").parse().unwrap();
     let steady_n = (rate * 10) as usize;
+    // RELAY_BENCH_LOG=im_access::events::relay=debug shows each round's phases.
+    im_access::telemetry::init(&im_access::config::LogSettings {
+        format: im_access::config::LogFormat::Text,
+        level: env("RELAY_BENCH_LOG", "warn"),
+    });
 
     let mut settings = Settings::load_from(None, false).unwrap();
     let (db_url, db_name) = fresh_db(&admin).await;

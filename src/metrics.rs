@@ -22,9 +22,27 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                 .install_recorder()
                 .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
                 .ok()
+                .inspect(|h| spawn_upkeep(h.clone()))
         })
         .as_ref()
 }
+
+/// Histogram samples pile up in the recorder until they are folded into buckets; a
+/// scrape does that, but nobody may scrape (and between scrapes a busy server records
+/// a lot), so fold them every few seconds to keep memory flat.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "metrics upkeep thread not started; histograms grow until scraped");
+    }
+}
+
+const UPKEEP_EVERY: Duration = Duration::from_secs(2);
 
 pub fn http_request(route: &str, code: u16, elapsed: Duration) {
     let labels = [("route", route.to_owned()), ("code", code.to_string())];

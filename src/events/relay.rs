@@ -274,10 +274,13 @@ impl Relay {
 
     async fn round(&self, link: &Link, next_seq: i64, lease_ms: i64) -> Result<Round, RelayError> {
         let db = self.db.conn();
+        let t0 = Instant::now();
         if outbox::oldest_unpublished(db).await?.is_none() {
             return Ok(Round::Idle);
         }
+        let t_check = t0.elapsed();
         let high_water = outbox::high_water_mark(&self.db).await?;
+        let t_barrier = t0.elapsed();
         let batch = u64::from(self.amqp.batch_size.max(1));
         let rows = outbox::pending(db, high_water, batch).await?;
         if rows.is_empty() {
@@ -318,6 +321,7 @@ impl Relay {
                 .await?;
             confirms.push(confirm);
         }
+        let t_published = t0.elapsed();
         let mut confirmed = 0usize;
         let mut refused = None;
         for confirm in confirms {
@@ -335,6 +339,7 @@ impl Relay {
                 }
             }
         }
+        let t_confirmed = t0.elapsed();
         let now = now_ms();
         if confirmed > 0 {
             let ids: Vec<i64> = rows[..confirmed].iter().map(|r| r.id).collect();
@@ -350,6 +355,15 @@ impl Relay {
                     .record(((now - row.occurred_at).max(0) as f64) / 1000.0);
             }
         }
+        tracing::debug!(
+            rows = rows.len(),
+            check_us = t_check.as_micros() as u64,
+            barrier_us = t_barrier.as_micros() as u64,
+            published_us = t_published.as_micros() as u64,
+            confirmed_us = t_confirmed.as_micros() as u64,
+            marked_us = t0.elapsed().as_micros() as u64,
+            "relay round (cumulative times)"
+        );
         if let Some(why) = refused {
             metrics::counter!("im_relay_failures_total", "reason" => "refused").increment(1);
             return Err(RelayError::Broker(format!(

@@ -15,7 +15,7 @@
 //! on `relay_state('barrier')`; SQLite has one writer at a time and needs none.
 
 use entity::{outbox, relay_state};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement,
@@ -213,26 +213,61 @@ pub async fn mark_published(
             return Ok(false);
         }
     }
-    const CHUNK: usize = 500;
-    for (n, chunk) in ids.chunks(CHUNK).enumerate() {
-        let offset = n * CHUNK;
-        let mut case = Expr::case(
-            Expr::col(outbox::Column::Id).eq(chunk[0]),
-            first_seq + offset as i64,
-        );
-        for (i, id) in chunk.iter().enumerate().skip(1) {
-            case = case.case(
-                Expr::col(outbox::Column::Id).eq(*id),
-                first_seq + (offset + i) as i64,
-            );
-        }
-        let stmt = Query::update()
-            .table(outbox::Entity)
-            .value(outbox::Column::Seq, case)
-            .value(outbox::Column::PublishedAt, now)
-            .and_where(Expr::col(outbox::Column::Id).is_in(chunk.iter().copied()))
-            .to_owned();
-        txn.execute(&stmt).await?;
+    // The batch is every unpublished row from its first id to its last (it was read in
+    // id order below the high-water mark, and only the lease holder publishes), so
+    // `seq` is `first_seq` plus the row's rank in that range. One short statement,
+    // whatever the batch size: a statement with a parameter per row is large enough to
+    // stall on TCP acknowledgements.
+    let (Some(first_id), Some(last_id)) = (ids.first().copied(), ids.last().copied()) else {
+        bg.commit().await?;
+        return Ok(true);
+    };
+    let backend = db.backend();
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DbBackend::MySql => (
+            "UPDATE outbox o JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM outbox \
+             WHERE published_at IS NULL AND id BETWEEN ? AND ?) r ON o.id = r.id \
+             SET o.seq = ? + r.rn - 1, o.published_at = ?",
+            vec![
+                first_id.into(),
+                last_id.into(),
+                first_seq.into(),
+                now.into(),
+            ],
+        ),
+        DbBackend::Postgres => (
+            "UPDATE outbox SET seq = $1 + r.rn - 1, published_at = $2 FROM (SELECT id, \
+             ROW_NUMBER() OVER (ORDER BY id) AS rn FROM outbox WHERE published_at IS NULL \
+             AND id BETWEEN $3 AND $4) AS r WHERE outbox.id = r.id",
+            vec![
+                first_seq.into(),
+                now.into(),
+                first_id.into(),
+                last_id.into(),
+            ],
+        ),
+        _ => (
+            "UPDATE outbox SET seq = ? + r.rn - 1, published_at = ? FROM (SELECT id, \
+             ROW_NUMBER() OVER (ORDER BY id) AS rn FROM outbox WHERE published_at IS NULL \
+             AND id BETWEEN ? AND ?) AS r WHERE outbox.id = r.id",
+            vec![
+                first_seq.into(),
+                now.into(),
+                first_id.into(),
+                last_id.into(),
+            ],
+        ),
+    };
+    let res = txn
+        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    if res.rows_affected() != ids.len() as u64 {
+        // Can't happen while the invariants hold; refuse to number anything then.
+        return Err(DbErr::Custom(format!(
+            "outbox batch {first_id}..={last_id}: {} rows to mark, {} unpublished in range",
+            ids.len(),
+            res.rows_affected()
+        )));
     }
     bg.commit().await?;
     Ok(true)
