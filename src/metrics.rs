@@ -45,9 +45,37 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 const UPKEEP_EVERY: Duration = Duration::from_secs(2);
 
 pub fn http_request(route: &str, code: u16, elapsed: Duration) {
-    let labels = [("route", route.to_owned()), ("code", code.to_string())];
-    metrics::counter!("im_http_requests_total", &labels).increment(1);
-    metrics::histogram!("im_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    // Resolving a metric by name and labels allocates and hashes on every call; each
+    // worker thread keeps the handles of the (few) routes and codes it has seen.
+    type Handles = Vec<(u16, metrics::Counter, metrics::Histogram)>;
+    thread_local! {
+        static HANDLES: std::cell::RefCell<std::collections::HashMap<Box<str>, Handles>> =
+            Default::default();
+    }
+    HANDLES.with(|h| {
+        let mut h = h.borrow_mut();
+        if !h.contains_key(route) {
+            h.insert(route.into(), Vec::new());
+        }
+        let Some(by_code) = h.get_mut(route) else {
+            return;
+        };
+        let i = match by_code.iter().position(|(c, _, _)| *c == code) {
+            Some(i) => i,
+            None => {
+                let labels = [("route", route.to_owned()), ("code", code.to_string())];
+                by_code.push((
+                    code,
+                    metrics::counter!("im_http_requests_total", &labels),
+                    metrics::histogram!("im_http_request_duration_seconds", &labels),
+                ));
+                by_code.len() - 1
+            }
+        };
+        let (_, counter, histogram) = &by_code[i];
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    });
 }
 
 pub fn cache_counts(cache: &'static str, hits: u64, misses: u64, entries: u64, weight: u64) {
