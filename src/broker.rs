@@ -2,10 +2,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use entity::outbox;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-
-use crate::store::Db;
+use crate::store::{outbox, Db};
 
 #[derive(Default)]
 pub struct BrokerStatus(AtomicU8);
@@ -37,20 +34,9 @@ impl BrokerStatus {
 
 /// Unpublished events and the age of the oldest, in seconds.
 pub async fn outbox_backlog(db: &Db) -> Result<(u64, f64), sea_orm::DbErr> {
-    let count = outbox::Entity::find()
-        .filter(outbox::Column::PublishedAt.is_null())
-        .count(db.conn())
-        .await?;
-    let oldest: Option<i64> = outbox::Entity::find()
-        .select_only()
-        .column(outbox::Column::OccurredAt)
-        .filter(outbox::Column::PublishedAt.is_null())
-        .order_by_asc(outbox::Column::PublishedAt)
-        .order_by_asc(outbox::Column::Id)
-        .into_tuple()
-        .one(db.conn())
-        .await?;
-    let age = oldest
+    let count = outbox::unpublished_count(db.conn()).await?;
+    let age = outbox::oldest_unpublished(db.conn())
+        .await?
         .map(|t| ((crate::domain::now_ms() - t).max(0) as f64) / 1000.0)
         .unwrap_or(0.0);
     Ok((count, age))

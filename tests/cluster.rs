@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fresh_database, new_phone, skip_or_fail, Backend};
+use common::{amqp_url, fresh_database, new_phone, skip_or_fail, Backend};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_im-access");
@@ -33,11 +33,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-fn amqp_url() -> String {
-    std::env::var("IM_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 async fn broker_up() -> bool {
@@ -500,6 +495,18 @@ impl PairState {
     }
 }
 
+/// The process id in the relay lease's holder (`host/pid/nonce`).
+async fn relay_holder_pid(db: &sea_orm::DatabaseConnection) -> u32 {
+    use sea_orm::EntityTrait;
+    let holder = entity::relay_state::Entity::find_by_id("outbox".to_owned())
+        .one(db)
+        .await
+        .unwrap()
+        .expect("the lease row")
+        .holder;
+    holder.split('/').nth(1).unwrap().parse().unwrap()
+}
+
 #[actix_web::test]
 async fn two_processes_publish_one_gap_free_stream_and_a_survivor_takes_over() {
     let exchange = format!("im.test.relay2.{}", rand::random::<u32>());
@@ -558,14 +565,7 @@ async fn two_processes_publish_one_gap_free_stream_and_a_survivor_takes_over() {
 
     // Kill the relaying process (SIGKILL: no goodbye, its lease must run out).
     let db = sea_orm::Database::connect(&c.db_url).await.unwrap();
-    use sea_orm::EntityTrait;
-    let holder = entity::relay_state::Entity::find_by_id("outbox".to_owned())
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap()
-        .holder;
-    let pid: u32 = holder.split('/').nth(1).unwrap().parse().unwrap();
+    let pid = relay_holder_pid(&db).await;
     let leader = c
         .procs
         .iter()
@@ -644,15 +644,6 @@ async fn two_processes_publish_one_gap_free_stream_and_a_survivor_takes_over() {
         assert_eq!(&seen, want, "pair {p} in commit order");
     }
     // The survivor relays now.
-    let holder = entity::relay_state::Entity::find_by_id("outbox".to_owned())
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap()
-        .holder;
-    assert_eq!(
-        holder.split('/').nth(1).unwrap().parse::<u32>().unwrap(),
-        c.procs[survivor].child.id()
-    );
+    assert_eq!(relay_holder_pid(&db).await, c.procs[survivor].child.id());
     tap.delete_queue().await;
 }

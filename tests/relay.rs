@@ -178,27 +178,13 @@ async fn every_event_type_arrives_in_commit_order_with_the_contract_properties()
     assert_eq!(v["data"]["broker"], "up", "{v}");
     assert_eq!(v["data"]["outbox"]["backlog"], 0, "{v}");
     assert_eq!(v["data"]["outbox"]["oldest_age_seconds"], 0.0, "{v}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("im_broker_connected 1"), "{metrics}");
     assert!(metrics.contains("im_outbox_backlog_events 0"), "{metrics}");
     assert!(metrics.contains("im_relay_published_total"), "{metrics}");
 
     // Replay: the same bodies, from the outbox, page by page.
-    let replay = |q: String, key: Option<&'static str>| {
-        let mut req = app.client.get(app.url(&format!("/internal/events{q}")));
-        if let Some(k) = key {
-            req = req.header("Authorization", format!("Bearer {k}"));
-        }
-        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let replay = |q: String, key: Option<&'static str>| replay(&app, q, key);
     let v = replay("?after_seq=0&limit=4".into(), Some(REPLAY_KEY)).await;
     assert_envelope(&v, 0);
     assert_eq!(v["data"]["oldest_seq"], 1);
@@ -241,6 +227,15 @@ async fn replay_is_off_without_a_key() {
     assert!(!rows[0].4);
     let _ = u;
     app.stop().await;
+}
+
+/// `GET /internal/events{query}`, with the bearer `key` if any.
+async fn replay(app: &TestApp, query: String, key: Option<&str>) -> Value {
+    let mut req = app.client.get(app.url(&format!("/internal/events{query}")));
+    if let Some(k) = key {
+        req = req.header("Authorization", format!("Bearer {k}"));
+    }
+    req.send().await.unwrap().json().await.unwrap()
 }
 
 /// The outbox once every row is marked published (or as it is after 10 s).
@@ -287,13 +282,7 @@ async fn published_events_past_the_retention_are_cleaned_up_and_seq_continues() 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let page = |q: &str| {
-        let req = app
-            .client
-            .get(app.url(&format!("/internal/events{q}")))
-            .header("Authorization", format!("Bearer {REPLAY_KEY}"));
-        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let page = |q: &str| replay(&app, q.to_owned(), Some(REPLAY_KEY));
     let v = page("?after_seq=0").await;
     assert_envelope(&v, 0);
     assert_eq!(v["data"]["events"], json!([]));

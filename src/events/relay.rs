@@ -28,8 +28,7 @@ use crate::domain::now_ms;
 use crate::events::{render_body, OutboxSignal};
 use crate::store::{outbox, Db};
 
-/// The PostgreSQL channel a process NOTIFYs after committing events it does not relay
-/// (spelled out again in `Wake::tell_relay`, which needs a literal).
+/// The PostgreSQL channel a process NOTIFYs after committing events it does not relay.
 const NOTIFY_CHANNEL: &str = "im_outbox";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -212,9 +211,8 @@ impl Relay {
                         lease_until = 0;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "outbox relay cannot reach the database");
                         lease_until = 0;
-                        if wait(stop, Duration::from_secs(1)).await {
+                        if database_down(stop, &e).await {
                             return Ok(());
                         }
                         continue;
@@ -239,10 +237,7 @@ impl Relay {
                     }
                     Err(RelayError::Broker(e)) => return Err(e),
                     Err(RelayError::Db(e)) => {
-                        metrics::counter!("im_relay_failures_total", "reason" => "database")
-                            .increment(1);
-                        tracing::warn!(error = %e, "outbox relay cannot reach the database");
-                        if wait(stop, Duration::from_secs(1)).await {
+                        if database_down(stop, &e).await {
                             return Ok(());
                         }
                         continue;
@@ -398,10 +393,13 @@ impl Relay {
     }
 }
 
-/// Sleeps for `d` unless `stop` flips first; true when stopping.
-async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+/// Reports a database failure and waits a second before the next try; true when
+/// stopping.
+async fn database_down(stop: &mut watch::Receiver<bool>, e: &sea_orm::DbErr) -> bool {
+    metrics::counter!("im_relay_failures_total", "reason" => "database").increment(1);
+    tracing::warn!(error = %e, "outbox relay cannot reach the database");
     tokio::select! {
-        _ = tokio::time::sleep(d) => false,
+        _ = tokio::time::sleep(Duration::from_secs(1)) => false,
         _ = stop.changed() => true,
     }
 }
@@ -452,7 +450,8 @@ impl Wake {
             return;
         }
         let pool = db.conn().get_postgres_connection_pool();
-        if let Err(e) = sea_orm::sqlx::query("SELECT pg_notify('im_outbox', '')")
+        if let Err(e) = sea_orm::sqlx::query("SELECT pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
             .execute(pool)
             .await
         {

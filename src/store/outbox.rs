@@ -324,6 +324,15 @@ pub async fn oldest_seq(c: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> 
         .map(Option::flatten)
 }
 
+/// Events not yet confirmed by the broker.
+pub async fn unpublished_count(c: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .count(c)
+        .await
+}
+
 /// When the oldest event not yet confirmed by the broker happened (ms), if any.
 pub async fn oldest_unpublished(c: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
     outbox::Entity::find()

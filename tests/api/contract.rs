@@ -537,15 +537,7 @@ async fn metrics_cover_requests_actors_caches_pool_sms_and_outbox() {
     let Some(app) = spawn_app().await else { return };
     let me = app.new_user().await;
     app.list(&me, "follow", 1, 20).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for family in [
         "im_http_requests_total{route=\"/relation/followlist\",code=\"0\"}",
         "im_http_request_duration_seconds_bucket{route=\"/relation/followlist\",code=\"0\",le=",

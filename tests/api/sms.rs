@@ -433,15 +433,7 @@ async fn country_allowlist_and_global_budget() {
     let v: Value = res.json().await.unwrap();
     assert_envelope(&v, 429);
     assert!(app.codes_sent(&phone).is_empty());
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("im_sms_refused_total{reason=\"global_budget\"}"),
         "{metrics}"

@@ -408,6 +408,18 @@ impl TestApp {
         self.outbox().await.len()
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(true).await;
     }
