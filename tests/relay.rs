@@ -229,6 +229,58 @@ async fn replay_is_off_without_a_key() {
     app.stop().await;
 }
 
+#[actix_web::test]
+async fn an_event_committed_after_a_later_one_is_neither_skipped_nor_overtaken() {
+    use sea_orm::TransactionTrait;
+    use secrecy::ExposeSecret;
+    let _serial = BROKER.lock().await;
+    let ex = exchange();
+    let Some(mut tap) = EventTap::bind(&ex, None).await else {
+        skip_or_fail("RabbitMQ");
+        return;
+    };
+    let Some(app) = app_with_broker(&ex).await else {
+        return;
+    };
+    if app.backend == common::Backend::Sqlite {
+        // One writer at a time: a transaction can't commit out of insertion order.
+        return;
+    }
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    assert_eq!(tap.collect(2, Duration::from_secs(10)).await.len(), 2);
+
+    // A writer inserts its event first and holds its transaction open...
+    let other = sea_orm::Database::connect(app.settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let slow = other.begin().await.unwrap();
+    let early = im_access::events::Event::relation("relation.followed", b.user_id, a.user_id);
+    im_access::store::outbox::insert(&slow, &early)
+        .await
+        .unwrap();
+    // ...while a later insert commits at once.
+    assert_envelope(&app.relate(&a, b.user_id, "follow").await, 0);
+    // The relay waits for the open transaction rather than publish past it.
+    assert!(
+        tap.next(Duration::from_millis(700)).await.is_none(),
+        "an event was published while an earlier-inserted one was uncommitted"
+    );
+    slow.commit().await.unwrap();
+    let got = tap.collect(2, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0].body["id"],
+        early.id.to_string(),
+        "insertion order kept"
+    );
+    assert_eq!(got[0].body["seq"], 3);
+    assert_eq!(got[1].body["type"], "relation.followed");
+    assert_eq!(got[1].body["data"]["from_user_id"], a.user_id);
+    assert_eq!(got[1].body["seq"], 4);
+    app.stop().await;
+}
+
 /// `GET /internal/events{query}`, with the bearer `key` if any.
 async fn replay(app: &TestApp, query: String, key: Option<&str>) -> Value {
     let mut req = app.client.get(app.url(&format!("/internal/events{query}")));
