@@ -5,6 +5,11 @@
 //! invalidation bumps, and a load only stores its result if the generation it started
 //! under is unchanged. When cross-process invalidation is down the cache is switched
 //! off (`set_enabled(false)`) and every read goes to the database.
+//!
+//! A cache can also *retire* values: a hook runs on every value that leaves it
+//! (invalidated, replaced, evicted, expired) and on every loaded value it did not keep.
+//! So a value that was never retired is still the cached, current one, and whoever
+//! holds on to it (a page of profiles, say) can tell when to rebuild without a lookup.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +22,8 @@ use crate::error::ApiError;
 
 const STRIPES: usize = 64;
 
+type Retire<V> = Arc<dyn Fn(&V) + Send + Sync>;
+
 /// Keys are user ids and token hashes: a fast seeded hash is enough.
 type Hasher = foldhash::fast::RandomState;
 
@@ -26,6 +33,9 @@ pub struct NearCache<K, V> {
     generations: Arc<[AtomicU64; STRIPES]>,
     hasher: Hasher,
     enabled: AtomicBool,
+    /// Bumped by whole-cache invalidation, whose removals (and so retirements) are lazy.
+    epoch: AtomicU64,
+    retire: Option<Retire<V>>,
     /// Counted here and exported at scrape time: a registry lookup per access would
     /// cost more than the access.
     hits: AtomicU64,
@@ -51,6 +61,28 @@ where
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
+            None,
+        )
+    }
+
+    /// A cache that runs `retire` on each value it lets go of or never kept (see above).
+    pub fn retiring(
+        name: &'static str,
+        capacity: u64,
+        ttl: Duration,
+        retire: impl Fn(&V) + Send + Sync + 'static,
+    ) -> Self {
+        let retire: Retire<V> = Arc::new(retire);
+        let on_leave = retire.clone();
+        Self::with_cache(
+            name,
+            Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .eviction_listener(move |_k, v, _cause| on_leave(&v))
+                .support_invalidation_closures()
+                .build_with_hasher(Hasher::default()),
+            Some(retire),
         )
     }
 
@@ -69,16 +101,23 @@ where
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
+            None,
         )
     }
 
-    fn with_cache(name: &'static str, inner: Cache<K, V, Hasher>) -> Self {
+    fn with_cache(
+        name: &'static str,
+        inner: Cache<K, V, Hasher>,
+        retire: Option<Retire<V>>,
+    ) -> Self {
         NearCache {
             name,
             inner,
             generations: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
             hasher: Default::default(),
             enabled: AtomicBool::new(true),
+            epoch: AtomicU64::new(0),
+            retire,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -94,7 +133,9 @@ where
     {
         if !self.enabled.load(Ordering::Acquire) {
             self.misses.fetch_add(1, Ordering::Relaxed);
-            return load.await;
+            let v = load.await?;
+            self.not_kept(&v);
+            return Ok(v);
         }
         if let Some(v) = self.inner.get(&key).await {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -105,7 +146,7 @@ where
         let started = generation.load(Ordering::Acquire);
         let res = self
             .inner
-            .try_get_with(key, async {
+            .try_get_with(key.clone(), async {
                 match load.await {
                     Ok(v) if generation.load(Ordering::Acquire) == started && self.enabled() => {
                         Ok(v)
@@ -116,11 +157,31 @@ where
             })
             .await;
         match res {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                self.recheck(&key, started).await;
+                Ok(v)
+            }
             Err(e) => match e.as_ref() {
-                LoadFailure::Stale(v) => Ok(v.clone()),
+                LoadFailure::Stale(v) => {
+                    self.not_kept(v);
+                    Ok(v.clone())
+                }
                 LoadFailure::Failed(err) => Err(err.clone()),
             },
+        }
+    }
+
+    /// An invalidation can land between a load's generation check and moka storing
+    /// the value; it then found nothing to remove, so remove what was stored.
+    async fn recheck(&self, key: &K, started: u64) {
+        if self.generation(key).load(Ordering::Acquire) != started {
+            self.inner.invalidate(key).await;
+        }
+    }
+
+    fn not_kept(&self, v: &V) {
+        if let Some(retire) = &self.retire {
+            retire(v);
         }
     }
 
@@ -139,6 +200,7 @@ where
     }
 
     pub fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         for g in self.generations.iter() {
             g.fetch_add(1, Ordering::AcqRel);
         }
@@ -147,6 +209,7 @@ where
 
     /// Drops every entry matching `pred` (used when only the value names the key).
     pub fn invalidate_if(&self, pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         for g in self.generations.iter() {
             g.fetch_add(1, Ordering::AcqRel);
         }
@@ -198,11 +261,20 @@ where
             if let Some(v) = loaded.get(k).cloned() {
                 if self.enabled() && g == self.generation(k).load(Ordering::Acquire) {
                     self.inner.insert(k.clone(), v.clone()).await;
+                    self.recheck(k, g).await;
+                } else {
+                    self.not_kept(&v);
                 }
                 out[i] = Some(v);
             }
         }
         Ok(out)
+    }
+
+    /// Changes whenever the whole cache (or a predicate's share) was invalidated: values
+    /// taken before then may be stale though not yet retired.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     pub fn enabled(&self) -> bool {
@@ -224,6 +296,11 @@ where
             self.inner.entry_count(),
             self.inner.weighted_size(),
         );
+    }
+
+    /// Runs moka's pending maintenance, so counts and sizes are exact.
+    pub async fn settle(&self) {
+        self.inner.run_pending_tasks().await;
     }
 
     pub fn entry_count(&self) -> u64 {
@@ -266,6 +343,70 @@ mod tests {
         assert_eq!(c.peek(&1).await, None);
         c.set_enabled(true);
         assert_eq!(c.get_or_load(1, async { Ok(3) }).await.unwrap(), 3);
+    }
+
+    /// A retiring cache over values that record their retirement.
+    fn retiring() -> NearCache<u32, Arc<AtomicBool>> {
+        NearCache::retiring("t", 100, Duration::from_secs(60), |v: &Arc<AtomicBool>| {
+            v.store(true, Ordering::Release)
+        })
+    }
+
+    fn value() -> Arc<AtomicBool> {
+        Arc::new(AtomicBool::new(false))
+    }
+
+    fn retired(v: &Arc<AtomicBool>) -> bool {
+        v.load(Ordering::Acquire)
+    }
+
+    #[tokio::test]
+    async fn values_leaving_the_cache_are_retired() {
+        let c = retiring();
+        let kept = c.get_or_load(1, async { Ok(value()) }).await.unwrap();
+        assert!(!retired(&kept));
+        c.invalidate(&1).await;
+        assert!(retired(&kept), "an invalidated value is retired at once");
+
+        let many = c.get_many_or_load(&[2, 3], |ks| async move {
+            Ok(ks.into_iter().map(|k| (k, value())).collect())
+        });
+        let many: Vec<_> = many.await.unwrap().into_iter().flatten().collect();
+        assert!(many.iter().all(|v| !retired(v)));
+        let epoch = c.epoch();
+        c.invalidate_all();
+        assert_ne!(
+            c.epoch(),
+            epoch,
+            "whole-cache invalidation shows in the epoch"
+        );
+    }
+
+    #[tokio::test]
+    async fn values_loaded_but_not_kept_are_retired() {
+        let c = retiring();
+        // Raced by an invalidation of its key.
+        let raced = c
+            .get_or_load(1, async {
+                c.invalidate(&1).await;
+                Ok(value())
+            })
+            .await
+            .unwrap();
+        assert!(retired(&raced));
+        let raced = c
+            .get_many_or_load(&[2], |ks| async {
+                c.invalidate(&2).await;
+                Ok(ks.into_iter().map(|k| (k, value())).collect())
+            })
+            .await
+            .unwrap();
+        assert!(retired(raced[0].as_ref().unwrap()));
+        assert_eq!(c.peek(&2).await.map(|_| ()), None);
+        // Loaded while the cache is off.
+        c.set_enabled(false);
+        let off = c.get_or_load(3, async { Ok(value()) }).await.unwrap();
+        assert!(retired(&off));
     }
 
     #[tokio::test]

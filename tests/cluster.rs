@@ -330,6 +330,37 @@ async fn three_processes_behave_as_one_server() {
         );
     }
 
+    // A profile change on one process shows in the other processes' warm pages.
+    for p in 0..3 {
+        let v = list(c.clone(), token.clone())(p).await; // the page with `friend`, kept
+        assert_eq!(v["data"]["list"][0]["user_id"], friend);
+    }
+    assert_eq!(
+        c.post(
+            1,
+            "/accessuser/updateuserinfo",
+            &[("nickname", "renamed")],
+            Some(&friend_token)
+        )
+        .await["code"],
+        0
+    );
+    for p in [0, 2] {
+        let took = c
+            .until(
+                p,
+                "the rename",
+                |v| v["data"]["list"][0]["nickname"] == "renamed",
+                list(c.clone(), token.clone()),
+            )
+            .await;
+        eprintln!("rename on process 1 seen by process {p} after {took:?}");
+        assert!(
+            took <= BOUND,
+            "process {p} showed a stale profile for {took:?}"
+        );
+    }
+
     // A token revoked on one process is refused by every other within the bound:
     // logout on 1, and a newer android sign-in on 2.
     let auth = |c: std::sync::Arc<Cluster>, token: String| {

@@ -2,7 +2,8 @@
 //! profiles shown in those lists (nickname changes and avatars included).
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -24,22 +25,30 @@ use crate::store::relations::{self, Edge};
 use crate::store::{outbox, users, Db, TxError};
 
 /// What lists and searches show of a user, as cached: the avatar URL is built once.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Profile {
     pub user_id: i64,
-    pub nickname: String,
-    pub avatar_url: Option<String>,
-    pub nation_code: String,
+    pub nickname: Box<str>,
+    pub avatar_url: Option<Box<str>>,
+    pub nation_code: Box<str>,
+    /// Set once this copy has left the profile cache or was never kept in it (see
+    /// `crate::cache`): pages holding it must be rebuilt.
+    retired: AtomicBool,
 }
 
 impl Profile {
     pub fn new(u: entity::user::Model, storage: &LocalStorage) -> Self {
         Profile {
             user_id: u.id,
-            avatar_url: u.avatar.as_deref().map(|k| storage.url(k)),
-            nickname: u.nickname,
-            nation_code: u.nation_code,
+            avatar_url: u.avatar.as_deref().map(|k| storage.url(k).into()),
+            nickname: u.nickname.into(),
+            nation_code: u.nation_code.into(),
+            retired: AtomicBool::new(false),
         }
+    }
+
+    fn current(&self) -> bool {
+        !self.retired.load(Ordering::Acquire)
     }
 }
 
@@ -80,7 +89,68 @@ pub struct PageInfo {
 #[derive(Clone, Debug, Serialize)]
 pub struct ContactPage {
     pub page_info: PageInfo,
-    pub list: Vec<Contact>,
+    #[serde(serialize_with = "contacts")]
+    pub list: Arc<[Contact]>,
+}
+
+fn contacts<S: serde::Serializer>(list: &Arc<[Contact]>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(list.iter())
+}
+
+/// A user's list of ids as cached, newest first, with the last page built from it.
+#[derive(Debug)]
+pub struct CachedList {
+    ids: Box<[i64]>,
+    last_page: Mutex<Option<PageSnapshot>>,
+}
+
+#[derive(Debug)]
+struct PageSnapshot {
+    page: u64,
+    size: u64,
+    /// The profile cache's epoch when the page was built.
+    epoch: u64,
+    contacts: Arc<[Contact]>,
+}
+
+impl CachedList {
+    fn new(ids: Vec<i64>) -> Self {
+        CachedList {
+            ids: ids.into_boxed_slice(),
+            last_page: Mutex::new(None),
+        }
+    }
+
+    /// The page as last built, while every profile in it is still the cached one: a
+    /// warm page costs no profile lookups.
+    fn page(&self, page: u64, size: u64, epoch: u64) -> Option<Arc<[Contact]>> {
+        let guard = self.last_page.lock().ok()?;
+        let snap = guard.as_ref()?;
+        (snap.page == page
+            && snap.size == size
+            && snap.epoch == epoch
+            && snap.contacts.iter().all(|c| c.0.current()))
+        .then(|| snap.contacts.clone())
+    }
+
+    fn keep_page(&self, page: u64, size: u64, epoch: u64, contacts: Arc<[Contact]>) {
+        if let Ok(mut guard) = self.last_page.lock() {
+            *guard = Some(PageSnapshot {
+                page,
+                size,
+                epoch,
+                contacts,
+            });
+        }
+    }
+}
+
+impl std::ops::Deref for CachedList {
+    type Target = [i64];
+
+    fn deref(&self) -> &[i64] {
+        &self.ids
+    }
 }
 
 /// updateuserinfo's `data`: `user_id` is a string there, as in the seed.
@@ -98,7 +168,7 @@ pub struct RelationService {
     settings: Arc<Settings>,
     storage: LocalStorage,
     signal: OutboxSignal,
-    pub(crate) lists: NearCache<ListKey, Arc<Vec<i64>>>,
+    pub(crate) lists: NearCache<ListKey, Arc<CachedList>>,
     pub(crate) profiles: NearCache<i64, Arc<Profile>>,
 }
 
@@ -116,12 +186,11 @@ impl RelationService {
                 "relation_lists",
                 c.relation_list_bytes,
                 ttl,
-                |_, v: &Arc<Vec<i64>>| {
-                    // Ids plus the entry's own bookkeeping.
-                    (v.len() * 8 + 96).min(u32::MAX as usize) as u32
-                },
+                |_, v: &Arc<CachedList>| list_weight(v.len()),
             ),
-            profiles: NearCache::new("profiles", c.profiles, ttl),
+            profiles: NearCache::retiring("profiles", c.profiles, ttl, |p: &Arc<Profile>| {
+                p.retired.store(true, Ordering::Release)
+            }),
             db,
             settings,
             storage,
@@ -130,7 +199,7 @@ impl RelationService {
     }
 
     /// A user's list, newest first, from the cache.
-    pub async fn list_ids(&self, user: i64, kind: ListKind) -> ApiResult<Arc<Vec<i64>>> {
+    pub async fn list_ids(&self, user: i64, kind: ListKind) -> ApiResult<Arc<CachedList>> {
         if kind == ListKind::Friends {
             // Derived inside the load, so an invalidation racing it is noticed.
             return self
@@ -139,20 +208,22 @@ impl RelationService {
                     let following = Box::pin(self.list_ids(user, ListKind::Following)).await?;
                     let fans = Box::pin(self.list_ids(user, ListKind::Fans)).await?;
                     let fans: HashSet<i64> = fans.iter().copied().collect();
-                    Ok(Arc::new(
+                    Ok(Arc::new(CachedList::new(
                         following
                             .iter()
                             .copied()
                             .filter(|id| fans.contains(id))
                             .collect(),
-                    ))
+                    )))
                 })
                 .await;
         }
         let db = self.db.clone();
         self.lists
             .get_or_load((user, kind), async move {
-                Ok(Arc::new(relations::list_ids(db.conn(), user, kind).await?))
+                Ok(Arc::new(CachedList::new(
+                    relations::list_ids(db.conn(), user, kind).await?,
+                )))
             })
             .await
     }
@@ -267,27 +338,31 @@ impl RelationService {
     ) -> ApiResult<ContactPage> {
         let ids = self.list_ids(user, kind).await?;
         let total = ids.len() as u64;
+        let page_info = PageInfo {
+            page,
+            size,
+            total_page: total.div_ceil(size),
+            total_count: total,
+        };
+        // Taken before the profiles: a whole-cache invalidation meanwhile voids the page.
+        let epoch = self.profiles.epoch();
+        if let Some(list) = ids.page(page, size, epoch) {
+            return Ok(ContactPage { page_info, list });
+        }
         let start = (page - 1).saturating_mul(size);
         let slice: &[i64] = if start >= total {
             &[]
         } else {
             &ids[start as usize..(start.saturating_add(size)).min(total) as usize]
         };
-        let list = self
+        let list: Arc<[Contact]> = self
             .profiles(slice)
             .await?
             .into_iter()
             .map(Contact)
             .collect();
-        Ok(ContactPage {
-            page_info: PageInfo {
-                page,
-                size,
-                total_page: total.div_ceil(size),
-                total_count: total,
-            },
-            list,
-        })
+        ids.keep_page(page, size, epoch, list.clone());
+        Ok(ContactPage { page_info, list })
     }
 
     async fn blocked_by(&self, user: i64) -> ApiResult<HashSet<i64>> {
@@ -323,7 +398,7 @@ impl RelationService {
         let mut seen = HashSet::new();
         let ids: Vec<i64> = ids.into_iter().filter(|i| seen.insert(*i)).collect();
         let hidden = self.blocked_by(caller).await?;
-        let list: Vec<Contact> = self
+        let list: Arc<[Contact]> = self
             .profiles(&ids)
             .await?
             .into_iter()
@@ -600,4 +675,13 @@ impl super::Request for Contacts {
 
 impl super::Request for UpdateProfile {
     type Output = ProfileData;
+}
+
+/// What one cached list costs in bytes, moka's bookkeeping included (measured with
+/// `examples/cache_footprint.rs`), so `relation_list_bytes` bounds real memory: the
+/// entry, its ids, and the page of profile pointers kept with it.
+fn list_weight(ids: usize) -> u32 {
+    const ENTRY: usize = 290 + std::mem::size_of::<CachedList>() + 16;
+    const PAGE: usize = 16 + 8 * 20;
+    (ENTRY + PAGE + ids.saturating_mul(8)).min(u32::MAX as usize) as u32
 }

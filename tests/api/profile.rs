@@ -321,3 +321,58 @@ async fn nickname_rules_and_the_update_event() {
         .await;
     assert_eq!(v["data"]["list"][0]["nickname"], "长".repeat(20));
 }
+
+fn profile_lookups(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("im_cache_requests_total{cache=\"profiles\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[actix_web::test]
+async fn a_warm_list_page_shows_profile_changes_at_once() {
+    let Some(app) = spawn_app().await else { return };
+    let me = app.new_user().await;
+    let (a, b) = (app.new_user().await, app.new_user().await);
+    for u in [&a, &b] {
+        assert_envelope(&app.relate(&me, u.user_id, "follow").await, 0);
+    }
+    let first = app.list(&me, "follow", 1, 20).await;
+    assert_eq!(first["data"]["list"][0]["user_id"], b.user_id);
+    assert_eq!(first["data"]["list"][1]["user_id"], a.user_id);
+
+    // The same page again is served as built: no profile lookups.
+    let before = profile_lookups(&app.metrics().await);
+    assert_eq!(app.list(&me, "follow", 1, 20).await["data"], first["data"]);
+    assert_eq!(profile_lookups(&app.metrics().await), before);
+
+    // A rename shows on the next read.
+    let v = app
+        .post_form(
+            "/accessuser/updateuserinfo",
+            &[("nickname", "renamed")],
+            Some(&a.token),
+        )
+        .await;
+    assert_envelope(&v, 0);
+    let v = app.list(&me, "follow", 1, 20).await;
+    assert_eq!(v["data"]["list"][1]["nickname"], "renamed");
+    assert_eq!(v["data"]["list"][0], first["data"]["list"][0]);
+
+    // So does a new avatar.
+    let png = encode(&photo(8, 8), ImageFormat::Png);
+    let (status, up) = upload(&app, &b.token, png, "a.png", None).await;
+    assert_eq!(status, 200, "{up}");
+    let url = up["data"]["avatar"].as_str().unwrap();
+    let v = app.list(&me, "follow", 1, 20).await;
+    assert_eq!(v["data"]["list"][0]["avatar"], url);
+
+    // Other pages and sizes of the same list are their own pages.
+    let v = app.list(&me, "follow", 2, 1).await;
+    assert_eq!(v["data"]["list"][0]["nickname"], "renamed");
+    assert_eq!(v["data"]["page_info"]["totalPage"], 2);
+    let v = app.list(&me, "follow", 1, 20).await;
+    assert_eq!(v["data"]["list"][0]["avatar"], url);
+    assert_eq!(v["data"]["list"][1]["nickname"], "renamed");
+}
