@@ -53,12 +53,20 @@ struct Session {
     expires_at: i64,
 }
 
+/// Same shape as the server's `Profile`.
 #[allow(dead_code)]
 struct Profile {
     user_id: i64,
-    nickname: String,
-    avatar_url: Option<String>,
-    nation_code: String,
+    nation_code: Box<str>,
+    json: Box<str>,
+    retired: std::sync::atomic::AtomicBool,
+}
+
+/// Same shape as the server's `CachedList`, with its page of profile pointers kept.
+#[allow(dead_code)]
+struct List {
+    ids: Box<[i64]>,
+    last_page: std::sync::Mutex<Option<(u64, u64, u64, Arc<[Arc<Profile>]>)>>,
 }
 
 async fn measure<K, V>(label: &str, cache: NearCache<K, V>, make: impl Fn(i64) -> (K, V))
@@ -112,6 +120,12 @@ async fn main() {
         },
     )
     .await;
+    let shared = Arc::new(Profile {
+        user_id: 0,
+        nation_code: "86".into(),
+        json: "{}".into(),
+        retired: Default::default(),
+    });
     measure(
         "profile: i64 -> Arc<Profile>",
         NearCache::new("profiles", 1 << 30, ttl),
@@ -120,9 +134,10 @@ async fn main() {
                 i,
                 Arc::new(Profile {
                     user_id: i,
-                    nickname: format!("user{i:06}"),
-                    avatar_url: None,
                     nation_code: "86".into(),
+                    json: format!(r#"{{"nickname":"user{i:06}","avatar":null,"user_id":{i}}}"#)
+                        .into(),
+                    retired: Default::default(),
                 }),
             )
         },
@@ -130,13 +145,15 @@ async fn main() {
     .await;
     for ids in [0usize, 10, 100] {
         measure(
-            &format!("list: (i64,u8) -> Arc<[i64]> of {ids}"),
+            &format!("list of {ids} with its page kept"),
             NearCache::new("lists", 1 << 40, ttl),
             |i| {
-                (
-                    (i, 0u8),
-                    Arc::<[i64]>::from((0..ids as i64).collect::<Vec<_>>()),
-                )
+                let page: Arc<[Arc<Profile>]> = (0..ids.min(20)).map(|_| shared.clone()).collect();
+                let list = List {
+                    ids: (0..ids as i64).collect(),
+                    last_page: std::sync::Mutex::new(Some((1, 20, 0, page))),
+                };
+                ((i, 0u8), Arc::new(list))
             },
         )
         .await;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::{guarded, supervised_actor, Crash, MailboxGauge};
 use crate::cache::NearCache;
@@ -24,13 +25,14 @@ use crate::store::rate::{self, Limit};
 use crate::store::relations::{self, Edge};
 use crate::store::{outbox, users, Db, TxError};
 
-/// What lists and searches show of a user, as cached: the avatar URL is built once.
+/// What lists and searches show of a user, as cached: the contact's JSON object is
+/// rendered once, when loaded, because lists write it far more often than it changes.
 #[derive(Debug)]
 pub struct Profile {
     pub user_id: i64,
-    pub nickname: Box<str>,
-    pub avatar_url: Option<Box<str>>,
     pub nation_code: Box<str>,
+    /// `{"nickname":…,"avatar":…,"user_id":…}`
+    json: Box<RawValue>,
     /// Set once this copy has left the profile cache or was never kept in it (see
     /// `crate::cache`): pages holding it must be rebuilt.
     retired: AtomicBool,
@@ -38,10 +40,16 @@ pub struct Profile {
 
 impl Profile {
     pub fn new(u: entity::user::Model, storage: &LocalStorage) -> Self {
+        let contact = ContactJson {
+            nickname: &u.nickname,
+            avatar: u.avatar.as_deref().map(|k| storage.url(k)),
+            user_id: u.id,
+        };
         Profile {
             user_id: u.id,
-            avatar_url: u.avatar.as_deref().map(|k| storage.url(k).into()),
-            nickname: u.nickname.into(),
+            // Plain strings and an integer always render.
+            json: serde_json::value::to_raw_value(&contact)
+                .unwrap_or_else(|_| RawValue::NULL.to_owned()),
             nation_code: u.nation_code.into(),
             retired: AtomicBool::new(false),
         }
@@ -52,6 +60,13 @@ impl Profile {
     }
 }
 
+#[derive(Serialize)]
+struct ContactJson<'a> {
+    nickname: &'a str,
+    avatar: Option<String>,
+    user_id: i64,
+}
+
 /// A contact as lists show it: `{nickname, avatar, user_id}` written straight from the
 /// cached profile.
 #[derive(Clone, Debug)]
@@ -59,12 +74,7 @@ pub struct Contact(pub Arc<Profile>);
 
 impl Serialize for Contact {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Contact", 3)?;
-        st.serialize_field("nickname", &self.0.nickname)?;
-        st.serialize_field("avatar", &self.0.avatar_url)?;
-        st.serialize_field("user_id", &self.0.user_id)?;
-        st.end()
+        self.0.json.serialize(s)
     }
 }
 
@@ -678,10 +688,10 @@ impl super::Request for UpdateProfile {
 }
 
 /// What one cached list costs in bytes, moka's bookkeeping included (measured with
-/// `examples/cache_footprint.rs`), so `relation_list_bytes` bounds real memory: the
-/// entry, its ids, and the page of profile pointers kept with it.
+/// `examples/cache_footprint.rs`: 517 B for 10 ids), so `relation_list_bytes` bounds
+/// real memory: the entry, its ids, and a default-size page of profile pointers.
 fn list_weight(ids: usize) -> u32 {
     const ENTRY: usize = 290 + std::mem::size_of::<CachedList>() + 16;
-    const PAGE: usize = 16 + 8 * 20;
-    (ENTRY + PAGE + ids.saturating_mul(8)).min(u32::MAX as usize) as u32
+    let page = 16 + 8 * ids.min(20);
+    (ENTRY + page + ids.saturating_mul(8)).min(u32::MAX as usize) as u32
 }
