@@ -66,7 +66,15 @@ struct Profile {
 #[allow(dead_code)]
 struct List {
     ids: Box<[i64]>,
-    last_page: std::sync::Mutex<Option<(u64, u64, u64, Arc<[Arc<Profile>]>)>>,
+    last_page: std::sync::Mutex<Option<Page>>,
+}
+
+#[allow(dead_code)]
+struct Page {
+    page: u64,
+    size: u64,
+    epoch: u64,
+    contacts: Arc<[Arc<Profile>]>,
 }
 
 async fn measure<K, V>(label: &str, cache: NearCache<K, V>, make: impl Fn(i64) -> (K, V))
@@ -151,7 +159,12 @@ async fn main() {
                 let page: Arc<[Arc<Profile>]> = (0..ids.min(20)).map(|_| shared.clone()).collect();
                 let list = List {
                     ids: (0..ids as i64).collect(),
-                    last_page: std::sync::Mutex::new(Some((1, 20, 0, page))),
+                    last_page: std::sync::Mutex::new(Some(Page {
+                        page: 1,
+                        size: 20,
+                        epoch: 0,
+                        contacts: page,
+                    })),
                 };
                 ((i, 0u8), Arc::new(list))
             },
