@@ -27,7 +27,7 @@ use im_access::events::{Event, OutboxSignal, RELATION_FOLLOWED};
 use im_access::store::{outbox, Db};
 use lapin::options::*;
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use sea_orm::{ConnectionTrait, Database};
 
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
@@ -55,17 +55,9 @@ async fn channel(url: &str) -> (Connection, Channel) {
 /// An exclusive queue on `exchange` that records each event's arrival time.
 async fn consumer(url: &str, exchange: &str) -> (Connection, Arc<Mutex<Vec<(String, Instant)>>>) {
     let (conn, ch) = channel(url).await;
-    ch.exchange_declare(
-        exchange.into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    im_access::broker::declare_exchange(&ch, exchange)
+        .await
+        .unwrap();
     let q = ch
         .queue_declare(
             "".into(),

@@ -51,3 +51,20 @@ pub async fn record_outbox_gauges(db: &Db) {
         Err(e) => tracing::warn!(error = %e, "could not read the outbox backlog"),
     }
 }
+
+/// Declares the events exchange as every party expects it: a durable topic exchange
+/// (routing key = event type). Publisher, cache-coherence feed and consumers all call
+/// this, so their declarations cannot drift apart (RabbitMQ refuses a mismatch).
+pub async fn declare_exchange(channel: &lapin::Channel, name: &str) -> Result<(), lapin::Error> {
+    channel
+        .exchange_declare(
+            name.into(),
+            lapin::ExchangeKind::Topic,
+            lapin::options::ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+}

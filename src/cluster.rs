@@ -17,11 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -132,16 +130,7 @@ async fn subscribe(
     .await
     .map_err(e)?;
     let channel = conn.create_channel().await.map_err(e)?;
-    channel
-        .exchange_declare(
-            amqp.exchange.as_str().into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
+    crate::broker::declare_exchange(&channel, &amqp.exchange)
         .await
         .map_err(e)?;
     let queue = channel

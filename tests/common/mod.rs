@@ -459,16 +459,7 @@ impl EventTap {
             .await
             .ok()?;
         let channel = conn.create_channel().await.ok()?;
-        channel
-            .exchange_declare(
-                exchange.into(),
-                lapin::ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+        im_access::broker::declare_exchange(&channel, exchange)
             .await
             .ok()?;
         let q = channel
