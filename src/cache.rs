@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
+use moka::future::{Cache, CacheBuilder};
 
 use crate::error::ApiError;
 
@@ -54,15 +54,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub fn new(name: &'static str, capacity: u64, ttl: Duration) -> Self {
-        Self::with_cache(
-            name,
-            Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build_with_hasher(Hasher::default()),
-            None,
-        )
+        Self::build(name, Self::builder(capacity, ttl), None)
     }
 
     /// A cache that runs `retire` on each value it lets go of or never kept (see above).
@@ -74,16 +66,9 @@ where
     ) -> Self {
         let retire: Retire<V> = Arc::new(retire);
         let on_leave = retire.clone();
-        Self::with_cache(
-            name,
-            Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .eviction_listener(move |_k, v, _cause| on_leave(&v))
-                .support_invalidation_closures()
-                .build_with_hasher(Hasher::default()),
-            Some(retire),
-        )
+        let builder =
+            Self::builder(capacity, ttl).eviction_listener(move |_k, v, _cause| on_leave(&v));
+        Self::build(name, builder, Some(retire))
     }
 
     /// Capacity counts `weigher` units (bytes, say) instead of entries.
@@ -93,26 +78,23 @@ where
         ttl: Duration,
         weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static,
     ) -> Self {
-        Self::with_cache(
-            name,
-            Cache::builder()
-                .max_capacity(capacity)
-                .weigher(weigher)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build_with_hasher(Hasher::default()),
-            None,
-        )
+        Self::build(name, Self::builder(capacity, ttl).weigher(weigher), None)
     }
 
-    fn with_cache(
+    fn builder(capacity: u64, ttl: Duration) -> CacheBuilder<K, V, Cache<K, V>> {
+        Cache::builder().max_capacity(capacity).time_to_live(ttl)
+    }
+
+    fn build(
         name: &'static str,
-        inner: Cache<K, V, Hasher>,
+        builder: CacheBuilder<K, V, Cache<K, V>>,
         retire: Option<Retire<V>>,
     ) -> Self {
         NearCache {
             name,
-            inner,
+            inner: builder
+                .support_invalidation_closures()
+                .build_with_hasher(Hasher::default()),
             generations: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
             hasher: Default::default(),
             enabled: AtomicBool::new(true),
@@ -200,22 +182,25 @@ where
     }
 
     pub fn invalidate_all(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        for g in self.generations.iter() {
-            g.fetch_add(1, Ordering::AcqRel);
-        }
+        self.bump_all();
         self.inner.invalidate_all();
     }
 
     /// Drops every entry matching `pred` (used when only the value names the key).
     pub fn invalidate_if(&self, pred: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        for g in self.generations.iter() {
-            g.fetch_add(1, Ordering::AcqRel);
-        }
+        self.bump_all();
         if let Err(e) = self.inner.invalidate_entries_if(pred) {
             tracing::warn!(cache = self.name, error = %e, "predicate invalidation failed; dropping all");
             self.inner.invalidate_all();
+        }
+    }
+
+    /// Before a removal moka carries out lazily: loads in flight will not store, and
+    /// values already handed out count as possibly stale.
+    fn bump_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for g in self.generations.iter() {
+            g.fetch_add(1, Ordering::AcqRel);
         }
     }
 

@@ -260,11 +260,8 @@ impl RelationService {
     }
 
     async fn forget_pair(&self, a: i64, b: i64) {
-        for user in [a, b] {
-            for kind in ListKind::ALL {
-                self.lists.invalidate(&(user, kind)).await;
-            }
-        }
+        self.forget_user_lists(a).await;
+        self.forget_user_lists(b).await;
     }
 
     /// Drops what the cache holds about a user (an event from another process).
