@@ -36,6 +36,16 @@ async fn app_with_broker(exchange: &str) -> Option<TestApp> {
     .await
 }
 
+/// A tap on `exchange`; without RabbitMQ, `None` after saying so (or failing, when
+/// services are required).
+async fn tap_or_skip(exchange: &str, queue: Option<&str>) -> Option<EventTap> {
+    let tap = EventTap::bind(exchange, queue).await;
+    if tap.is_none() {
+        skip_or_fail("RabbitMQ");
+    }
+    tap
+}
+
 fn is_rfc3339_millis_utc(s: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(s).is_ok() && s.ends_with('Z') && s.len() == 24
 }
@@ -78,8 +88,7 @@ fn check_message(m: &Received) -> (i64, String, Value) {
 async fn every_event_type_arrives_in_commit_order_with_the_contract_properties() {
     let _serial = BROKER.lock().await;
     let ex = exchange();
-    let Some(mut tap) = EventTap::bind(&ex, None).await else {
-        skip_or_fail("RabbitMQ");
+    let Some(mut tap) = tap_or_skip(&ex, None).await else {
         return;
     };
     let Some(app) = app_with_broker(&ex).await else {
@@ -235,8 +244,7 @@ async fn an_event_committed_after_a_later_one_is_neither_skipped_nor_overtaken()
     use secrecy::ExposeSecret;
     let _serial = BROKER.lock().await;
     let ex = exchange();
-    let Some(mut tap) = EventTap::bind(&ex, None).await else {
-        skip_or_fail("RabbitMQ");
+    let Some(mut tap) = tap_or_skip(&ex, None).await else {
         return;
     };
     let Some(app) = app_with_broker(&ex).await else {
@@ -306,8 +314,7 @@ async fn published_rows(app: &TestApp) -> Vec<(String, String, Value, Option<i64
 async fn published_events_past_the_retention_are_cleaned_up_and_seq_continues() {
     let _serial = BROKER.lock().await;
     let ex = exchange();
-    let Some(mut tap) = EventTap::bind(&ex, None).await else {
-        skip_or_fail("RabbitMQ");
+    let Some(mut tap) = tap_or_skip(&ex, None).await else {
         return;
     };
     let exchange = ex.clone();
@@ -376,8 +383,7 @@ async fn a_broker_outage_delays_events_and_loses_none() {
     let _serial = BROKER.lock().await;
     let ex = exchange();
     let queue = format!("im.test.outage.{}", rand::random::<u32>());
-    let Some(mut tap) = EventTap::bind(&ex, Some(&queue)).await else {
-        skip_or_fail("RabbitMQ");
+    let Some(mut tap) = tap_or_skip(&ex, Some(&queue)).await else {
         return;
     };
     if !rabbitmqctl("status") {

@@ -24,7 +24,7 @@ use im_access::sms::{SmsError, SmsMessage, SmsProvider};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use common::{assert_envelope, new_phone, spawn_app_with};
+use common::{assert_envelope, metric_sum, new_phone, spawn_app_with};
 
 const TENCENT_ID: &str = "AKIDtest0000000000000000000000000000";
 const TENCENT_KEY: &str = "tencent-test-secret-key";
@@ -875,25 +875,17 @@ async fn failed_webhook_send_answers_503_and_does_not_start_the_cooldown() {
         .expect("metrics");
     assert_eq!(res.status(), 200);
     let text = res.text().await.expect("metrics text");
-    let failed: f64 = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("im_sms_sends_total{")
-                && l.contains(r#"provider="webhook""#)
-                && l.contains(r#"outcome="failed""#)
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let failed = metric_sum(
+        &text,
+        "im_sms_sends_total",
+        &[r#"provider="webhook""#, r#"outcome="failed""#],
+    );
     assert!(failed >= 1.0, "failed webhook sends are counted:\n{text}");
-    let sent: f64 = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("im_sms_sends_total{")
-                && l.contains(r#"provider="webhook""#)
-                && l.contains(r#"outcome="ok""#)
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let sent = metric_sum(
+        &text,
+        "im_sms_sends_total",
+        &[r#"provider="webhook""#, r#"outcome="ok""#],
+    );
     assert!(sent >= 1.0, "successful webhook sends are counted:\n{text}");
 
     app.stop().await;

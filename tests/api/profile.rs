@@ -5,7 +5,7 @@ use std::io::Cursor;
 use image::{ImageFormat, RgbImage, RgbaImage};
 use serde_json::{json, Value};
 
-use crate::common::{assert_envelope, spawn_app, TestApp};
+use crate::common::{assert_envelope, metric_sum, spawn_app, TestApp};
 
 const MARKER: &[u8] = b"SECRET-GPS-51.5074N";
 
@@ -323,11 +323,7 @@ async fn nickname_rules_and_the_update_event() {
 }
 
 fn profile_lookups(metrics: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with("im_cache_requests_total{cache=\"profiles\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    metric_sum(metrics, "im_cache_requests_total", &[r#"cache="profiles""#]) as u64
 }
 
 #[actix_web::test]

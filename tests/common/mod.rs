@@ -408,7 +408,7 @@ impl TestApp {
         self.outbox().await.len()
     }
 
-    /// The `/metrics` text.
+    /// The `/metrics` text (see `metric_sum`).
     pub async fn metrics(&self) -> String {
         self.client
             .get(self.url("/metrics"))
@@ -583,4 +583,14 @@ pub async fn outbox_rows(
             )
         })
         .collect()
+}
+
+/// The sum of `metric`'s samples in a `/metrics` text whose labels include each of
+/// `labels` (written `name="value"`).
+pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    let prefix = format!("{metric}{{");
+    text.lines()
+        .filter(|l| l.starts_with(&prefix) && labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
