@@ -5,7 +5,7 @@
 //! cargo run --release --example cache_footprint
 //! ```
 //!
-//! Fills one near-cache at a time with 100 000 entries shaped like the server's and
+//! Fills one near-cache at a time with 100 000 of the server's own entries and
 //! prints the live heap's growth per entry.
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -13,7 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use im_access::actors::relation::{list_weight, CachedList, Contact, Profile};
+use im_access::actors::session::SessionEntry;
 use im_access::cache::NearCache;
+use im_access::domain::relation::ListKind;
+use im_access::domain::token::TokenHash;
+use im_access::media::storage::LocalStorage;
 
 /// mimalloc (as the server) with a count of live bytes: resident memory would be
 /// muddied by what earlier measurements freed.
@@ -41,42 +46,6 @@ fn live() -> u64 {
     LIVE.load(Ordering::Relaxed) as u64
 }
 
-/// Same size as the server's `SessionEntry`.
-#[allow(dead_code)]
-struct Session {
-    id: i64,
-    user_id: i64,
-    device: String,
-    device_id: String,
-    token_hash: [u8; 32],
-    last_used_at: i64,
-    expires_at: i64,
-}
-
-/// Same shape as the server's `Profile`.
-#[allow(dead_code)]
-struct Profile {
-    user_id: i64,
-    nation_code: Box<str>,
-    json: Box<str>,
-    retired: std::sync::atomic::AtomicBool,
-}
-
-/// Same shape as the server's `CachedList`, with its page of profile pointers kept.
-#[allow(dead_code)]
-struct List {
-    ids: Box<[i64]>,
-    last_page: std::sync::Mutex<Option<Page>>,
-}
-
-#[allow(dead_code)]
-struct Page {
-    page: u64,
-    size: u64,
-    epoch: u64,
-    contacts: Arc<[Arc<Profile>]>,
-}
-
 async fn measure<K, V>(label: &str, cache: NearCache<K, V>, make: impl Fn(i64) -> (K, V))
 where
     K: std::hash::Hash + Eq + Send + Sync + Clone + 'static,
@@ -90,7 +59,7 @@ where
     cache.settle().await;
     let grown = live().saturating_sub(before);
     println!(
-        "{label:<42} entries {:>7}  live +{:>6} KiB  {:>5} B/entry",
+        "{label:<50} entries {:>7}  live +{:>6} KiB  {:>5} B/entry",
         cache.entry_count(),
         grown / 1024,
         grown / N as u64
@@ -108,65 +77,64 @@ async fn main() {
     )
     .await;
     measure(
-        "session: [u8;32] -> Option<Arc<Session>>",
+        "session: token hash -> Option<Arc<SessionEntry>>",
         NearCache::new("sessions", 1 << 30, ttl),
         |i| {
             let mut h = [0u8; 32];
             h[..8].copy_from_slice(&i.to_le_bytes());
+            let row = entity::session::Model {
+                id: i,
+                user_id: i,
+                device: "android".into(),
+                device_id: format!("device-{i:08}"),
+                token_hash: String::new(),
+                created_at: 0,
+                last_used_at: 0,
+                expires_at: 0,
+            };
             (
-                h,
-                Some(Arc::new(Session {
-                    id: i,
-                    user_id: i,
-                    device: "android".into(),
-                    device_id: format!("device-{i:08}"),
-                    token_hash: h,
-                    last_used_at: 0,
-                    expires_at: 0,
-                })),
+                TokenHash(h),
+                Some(Arc::new(SessionEntry::new(row, TokenHash(h)))),
             )
         },
     )
     .await;
-    let shared = Arc::new(Profile {
-        user_id: 0,
-        nation_code: "86".into(),
-        json: "{}".into(),
-        retired: Default::default(),
-    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = LocalStorage::new(dir.path().into(), "http://localhost".into()).expect("storage");
+    let profile = |i: i64| {
+        let user = entity::user::Model {
+            id: i,
+            nation_code: "86".into(),
+            phone: format!("138{i:08}"),
+            nickname: format!("user{i:06}"),
+            avatar: None,
+            role: 0,
+            created_at: 0,
+            updated_at: 0,
+            last_signin_at: 0,
+        };
+        Arc::new(Profile::new(user, &storage))
+    };
     measure(
         "profile: i64 -> Arc<Profile>",
         NearCache::new("profiles", 1 << 30, ttl),
-        |i| {
-            (
-                i,
-                Arc::new(Profile {
-                    user_id: i,
-                    nation_code: "86".into(),
-                    json: format!(r#"{{"nickname":"user{i:06}","avatar":null,"user_id":{i}}}"#)
-                        .into(),
-                    retired: Default::default(),
-                }),
-            )
-        },
+        |i| (i, profile(i)),
     )
     .await;
+    let shared = profile(0);
     for ids in [0usize, 10, 100] {
         measure(
-            &format!("list of {ids} with its page kept"),
+            &format!(
+                "list of {ids} with its page kept (weighed {})",
+                list_weight(ids)
+            ),
             NearCache::new("lists", 1 << 40, ttl),
             |i| {
-                let page: Arc<[Arc<Profile>]> = (0..ids.min(20)).map(|_| shared.clone()).collect();
-                let list = List {
-                    ids: (0..ids as i64).collect(),
-                    last_page: std::sync::Mutex::new(Some(Page {
-                        page: 1,
-                        size: 20,
-                        epoch: 0,
-                        contacts: page,
-                    })),
-                };
-                ((i, 0u8), Arc::new(list))
+                let list = CachedList::new((0..ids as i64).collect());
+                let page: Arc<[Contact]> =
+                    (0..ids.min(20)).map(|_| Contact(shared.clone())).collect();
+                list.keep_page(1, 20, 0, page);
+                ((i, ListKind::Following), Arc::new(list))
             },
         )
         .await;

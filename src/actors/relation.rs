@@ -124,7 +124,7 @@ struct PageSnapshot {
 }
 
 impl CachedList {
-    fn new(ids: Vec<i64>) -> Self {
+    pub fn new(ids: Vec<i64>) -> Self {
         CachedList {
             ids: ids.into_boxed_slice(),
             last_page: Mutex::new(None),
@@ -143,7 +143,7 @@ impl CachedList {
         .then(|| snap.contacts.clone())
     }
 
-    fn keep_page(&self, page: u64, size: u64, epoch: u64, contacts: Arc<[Contact]>) {
+    pub fn keep_page(&self, page: u64, size: u64, epoch: u64, contacts: Arc<[Contact]>) {
         if let Ok(mut guard) = self.last_page.lock() {
             *guard = Some(PageSnapshot {
                 page,
@@ -687,7 +687,7 @@ impl super::Request for UpdateProfile {
 /// What one cached list costs in bytes, moka's bookkeeping included (measured with
 /// `examples/cache_footprint.rs`: 517 B for 10 ids), so `relation_list_bytes` bounds
 /// real memory: the entry, its ids, and a default-size page of profile pointers.
-fn list_weight(ids: usize) -> u32 {
+pub fn list_weight(ids: usize) -> u32 {
     const ENTRY: usize = 290 + std::mem::size_of::<CachedList>() + 16;
     let page = 16 + 8 * ids.min(20);
     (ENTRY + page + ids.saturating_mul(8)).min(u32::MAX as usize) as u32

@@ -38,6 +38,20 @@ pub struct SessionEntry {
     expires_at: AtomicI64,
 }
 
+impl SessionEntry {
+    pub fn new(s: entity::session::Model, token_hash: TokenHash) -> Self {
+        SessionEntry {
+            id: s.id,
+            user_id: s.user_id,
+            device: s.device,
+            device_id: s.device_id,
+            token_hash,
+            last_used_at: AtomicI64::new(s.last_used_at),
+            expires_at: AtomicI64::new(s.expires_at),
+        }
+    }
+}
+
 /// The caller of an authenticated route.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
@@ -119,17 +133,7 @@ impl SessionService {
             .cache
             .get_or_load(hash, async move {
                 let row = sessions::find_by_hash(db.conn(), &hash).await?;
-                Ok(row.map(|s| {
-                    Arc::new(SessionEntry {
-                        id: s.id,
-                        user_id: s.user_id,
-                        device: s.device,
-                        device_id: s.device_id,
-                        token_hash: hash,
-                        last_used_at: AtomicI64::new(s.last_used_at),
-                        expires_at: AtomicI64::new(s.expires_at),
-                    })
-                }))
+                Ok(row.map(|s| Arc::new(SessionEntry::new(s, hash))))
             })
             .await?;
         let Some(s) = entry else {
