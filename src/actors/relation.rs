@@ -99,12 +99,7 @@ pub struct PageInfo {
 #[derive(Clone, Debug, Serialize)]
 pub struct ContactPage {
     pub page_info: PageInfo,
-    #[serde(serialize_with = "contacts")]
     pub list: Arc<[Contact]>,
-}
-
-fn contacts<S: serde::Serializer>(list: &Arc<[Contact]>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(list.iter())
 }
 
 /// A user's list of ids as cached, newest first, with the last page built from it.
