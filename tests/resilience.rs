@@ -12,25 +12,28 @@ use std::time::{Duration, Instant};
 use common::{assert_envelope, fresh_database, skip_or_fail, spawn_on, Backend};
 use serde_json::Value;
 
-fn restart_postgres() -> bool {
+/// Stops PostgreSQL, keeps it down for `down`, and starts it again. The pause makes
+/// the outage outlast the app's 1 s acquire timeout: a bare restart can be quicker
+/// than that, and a request waiting for a connection would then just succeed late.
+fn restart_postgres(down: Duration) -> bool {
     let version = std::fs::read_dir("/etc/postgresql")
         .ok()
         .and_then(|mut d| d.next())
         .and_then(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().to_string());
     let Some(version) = version else { return false };
-    std::process::Command::new("pg_ctlcluster")
-        .args([
-            "--skip-systemctl-redirect",
-            &version,
-            "main",
-            "restart",
-            "-m",
-            "fast",
-        ])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    let ctl = |args: &[&str]| {
+        std::process::Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &version, "main"])
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let stopped = ctl(&["stop", "-m", "fast"]);
+    std::thread::sleep(down);
+    // Started again even if the stop failed half-way, so the machine is left running.
+    ctl(&["start"]) && stopped
 }
 
 #[actix_web::test]
@@ -108,7 +111,9 @@ async fn postgres_restart_under_load_answers_503_and_recovers() {
             codes
         })
     };
-    let restarted = tokio::task::spawn_blocking(restart_postgres).await.unwrap();
+    let restarted = tokio::task::spawn_blocking(|| restart_postgres(Duration::from_secs(2)))
+        .await
+        .unwrap();
     assert!(restarted, "pg_ctlcluster restart failed");
     let back_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -172,7 +177,7 @@ async fn postgres_restart_under_load_answers_503_and_recovers() {
         }
     }
     use sea_orm::EntityTrait;
-    let db = app.state.db.conn();
+    let db = &app.state.db.conn();
     let mut actual = std::collections::BTreeSet::new();
     for f in entity::follow::Entity::find().all(db).await.unwrap() {
         actual.insert(("follow", (f.user_id, f.target_id)));
