@@ -140,7 +140,16 @@ impl Application {
             ),
         };
 
-        let db = Db::connect(&settings.database).await?;
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(512)),
+            n => n,
+        };
+        // The threads that run the actors serve the requests' database work.
+        let request_threads = match settings.actors.threads {
+            0 => workers,
+            n => n,
+        };
+        let db = Db::connect_for(&settings.database, request_threads).await?;
         if settings.database.migrate_on_start {
             db.migrate().await?;
         }
@@ -191,6 +200,13 @@ impl Application {
         // actors.threads = 0: every HTTP worker runs its own shards on its own thread.
         let threads = (settings.actors.threads > 0)
             .then(|| Arc::new(ActorThreads::new(settings.actors.threads)));
+        // The threads that run the actors do the database work: each gets its own pool.
+        if let Some(t) = &threads {
+            t.each(|| {
+                let db = db.clone();
+                move || db.serve_on_this_thread()
+            });
+        }
         let dedicated = threads.as_ref().map(|t| {
             web::Data::new(Actors::start(
                 &services,
@@ -221,15 +237,19 @@ impl Application {
         let resource_dir = storage.root().to_owned();
         let server_state = state.clone();
         let route_settings = settings.clone();
-        let mut server = HttpServer::new(move || {
+        let worker_db = db.clone();
+        let server = HttpServer::new(move || {
             let actors = match &dedicated {
                 Some(shared) => shared.clone(),
                 // Runs on the worker's own thread: these shards live with it.
-                None => web::Data::new(Actors::start(
-                    &services,
-                    &route_settings.actors,
-                    Placement::Here,
-                )),
+                None => {
+                    worker_db.serve_on_this_thread();
+                    web::Data::new(Actors::start(
+                        &services,
+                        &route_settings.actors,
+                        Placement::Here,
+                    ))
+                }
             };
             App::new()
                 .app_data(server_state.clone())
@@ -263,11 +283,9 @@ impl Application {
         .client_request_timeout(Duration::from_millis(
             settings.server.client_request_timeout_ms,
         ))
-        .max_connections(settings.server.max_connections_per_worker);
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let server = server.run();
+        .max_connections(settings.server.max_connections_per_worker)
+        .workers(workers)
+        .run();
 
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let mut background = vec![tokio::spawn(maintenance(db.clone(), stop_rx.clone()))];
@@ -375,10 +393,10 @@ async fn maintenance(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         let now = crate::domain::now_ms();
-        if let Err(e) = crate::store::rate::delete_expired(db.conn(), now).await {
+        if let Err(e) = crate::store::rate::delete_expired(&db.conn(), now).await {
             tracing::debug!(error = %e, "rate counter cleanup failed");
         }
-        if let Err(e) = crate::store::sessions::delete_expired(db.conn(), now).await {
+        if let Err(e) = crate::store::sessions::delete_expired(&db.conn(), now).await {
             tracing::debug!(error = %e, "session cleanup failed");
         }
     }

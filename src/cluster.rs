@@ -208,7 +208,7 @@ async fn monitor_lag(
         if *stop.borrow() {
             return;
         }
-        let keeping_up = match crate::store::outbox::oldest_unpublished(db.conn()).await {
+        let keeping_up = match crate::store::outbox::oldest_unpublished(&db.conn()).await {
             Ok(None) => true,
             Ok(Some(occurred_at)) => {
                 crate::domain::now_ms() - occurred_at < STALE_AFTER.as_millis() as i64

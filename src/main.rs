@@ -80,7 +80,7 @@ async fn migrate(
     settings.database.migrate_on_start = false;
     std::fs::create_dir_all(&settings.app.data_dir)?;
     let db = im_access::store::Db::connect(&settings.database).await?;
-    let conn = db.conn();
+    let conn = &db.conn();
     match action {
         MigrateAction::Status => {
             for m in migration::Migrator::get_applied_migrations(conn).await? {

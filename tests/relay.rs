@@ -230,7 +230,7 @@ async fn replay_is_off_without_a_key() {
     let v = app.get("/readyz", None).await;
     assert_eq!(v["data"]["broker"], "disabled", "{v}");
     assert_eq!(v["data"]["outbox"]["backlog"], 1, "{v}");
-    let rows = common::outbox_rows(app.state.db.conn()).await;
+    let rows = common::outbox_rows(&app.state.db.conn()).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].3, None, "unpublished rows have no seq");
     assert!(!rows[0].4);
@@ -302,7 +302,7 @@ async fn replay(app: &TestApp, query: String, key: Option<&str>) -> Value {
 async fn published_rows(app: &TestApp) -> Vec<(String, String, Value, Option<i64>, bool)> {
     let started = std::time::Instant::now();
     loop {
-        let rows = common::outbox_rows(app.state.db.conn()).await;
+        let rows = common::outbox_rows(&app.state.db.conn()).await;
         if rows.iter().all(|r| r.4) || started.elapsed() > Duration::from_secs(10) {
             return rows;
         }
@@ -334,7 +334,7 @@ async fn published_events_past_the_retention_are_cleaned_up_and_seq_continues() 
     let b = app.new_user().await;
     assert_eq!(tap.collect(2, Duration::from_secs(10)).await.len(), 2);
     let started = std::time::Instant::now();
-    while !common::outbox_rows(app.state.db.conn()).await.is_empty() {
+    while !common::outbox_rows(&app.state.db.conn()).await.is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "published rows were not cleaned up"
@@ -426,7 +426,7 @@ async fn a_broker_outage_delays_events_and_loses_none() {
     }
     assert_eq!(answered, 60);
 
-    let rows = common::outbox_rows(app.state.db.conn()).await;
+    let rows = common::outbox_rows(&app.state.db.conn()).await;
     // Our consumer's connection died with the broker: a new one reads the durable queue.
     let mut tap2 = None;
     for _ in 0..100 {

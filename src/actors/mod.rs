@@ -34,6 +34,16 @@ impl ActorThreads {
         }
     }
 
+    /// Runs a task made by `make` on every thread, inside its runtime.
+    pub fn each<F>(&self, make: impl Fn() -> F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        for a in &self.arbiters {
+            a.spawn_fn(make());
+        }
+    }
+
     fn handle(&self, i: usize) -> ArbiterHandle {
         self.arbiters[i % self.arbiters.len()].handle()
     }

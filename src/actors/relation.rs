@@ -227,7 +227,7 @@ impl RelationService {
         self.lists
             .get_or_load((user, kind), async move {
                 Ok(Arc::new(CachedList::new(
-                    relations::list_ids(db.conn(), user, kind).await?,
+                    relations::list_ids(&db.conn(), user, kind).await?,
                 )))
             })
             .await
@@ -240,7 +240,7 @@ impl RelationService {
         let found = self
             .profiles
             .get_many_or_load(ids, |missing| async move {
-                let rows = users::find_many(db.conn(), &missing).await?;
+                let rows = users::find_many(&db.conn(), &missing).await?;
                 Ok(rows
                     .into_iter()
                     .map(|u| (u.id, Arc::new(Profile::new(u, storage))))
@@ -424,7 +424,7 @@ impl RelationService {
         let nick =
             Nickname::parse(&nickname).ok_or(ApiError::Invalid(Invalid::NicknameNotFound))?;
         let hidden = self.blocked_by(caller).await?;
-        let found = users::find_by_nickname(self.db.conn(), nick.as_str(), 50).await?;
+        let found = users::find_by_nickname(&self.db.conn(), nick.as_str(), 50).await?;
         found
             .into_iter()
             .find(|u| !hidden.contains(&u.id))
@@ -443,7 +443,7 @@ impl RelationService {
             })
             .collect();
         let numbers: Vec<PhoneNumber> = parsed.iter().map(|(_, p)| p.clone()).collect();
-        let rows = users::find_by_phones(self.db.conn(), &numbers).await?;
+        let rows = users::find_by_phones(&self.db.conn(), &numbers).await?;
         let hidden = self.blocked_by(caller).await?;
         let by_phone: std::collections::HashMap<(String, String), entity::user::Model> = rows
             .into_iter()
@@ -472,7 +472,7 @@ impl RelationService {
         let mut distinct = members.clone();
         distinct.sort_unstable();
         distinct.dedup();
-        let existing = users::count_existing(self.db.conn(), &distinct).await?;
+        let existing = users::count_existing(&self.db.conn(), &distinct).await?;
         if existing != distinct.len() as u64 {
             return Err(ApiError::Invalid(Invalid::UnknownUser));
         }

@@ -132,7 +132,7 @@ impl SessionService {
         let entry = self
             .cache
             .get_or_load(hash, async move {
-                let row = sessions::find_by_hash(db.conn(), &hash).await?;
+                let row = sessions::find_by_hash(&db.conn(), &hash).await?;
                 Ok(row.map(|s| Arc::new(SessionEntry::new(s, hash))))
             })
             .await?;
@@ -154,7 +154,7 @@ impl SessionService {
         {
             let expires = now + session_ttl_ms(&self.settings);
             s.expires_at.store(expires, Ordering::Relaxed);
-            if let Err(e) = sessions::touch(self.db.conn(), s.id, now, expires).await {
+            if let Err(e) = sessions::touch(&self.db.conn(), s.id, now, expires).await {
                 // Not worth failing the request: the session stays valid until its
                 // stored expiry, and the next request tries again.
                 s.last_used_at.store(last, Ordering::Relaxed);

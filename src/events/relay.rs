@@ -137,7 +137,7 @@ impl Relay {
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        if let Err(e) = outbox::release_lease(self.db.conn(), &self.holder).await {
+        if let Err(e) = outbox::release_lease(&self.db.conn(), &self.holder).await {
             tracing::warn!(error = %e, "could not release the relay lease; another process takes over when it runs out");
         }
         metrics::gauge!("im_relay_leader").set(0.0);
@@ -255,7 +255,7 @@ impl Relay {
     }
 
     async fn round(&self, link: &Link, next_seq: i64, lease_ms: i64) -> Result<Round, RelayError> {
-        let db = self.db.conn();
+        let db = &self.db.conn();
         let t0 = Instant::now();
         if outbox::oldest_unpublished(db).await?.is_none() {
             return Ok(Round::Idle);
@@ -364,7 +364,7 @@ impl Relay {
         let cutoff = now_ms() - self.retention.as_millis() as i64;
         let mut removed = 0u64;
         loop {
-            match outbox::delete_published_before(self.db.conn(), cutoff, 5000).await {
+            match outbox::delete_published_before(&self.db.conn(), cutoff, 5000).await {
                 Ok(0) => break,
                 Ok(n) => removed += n,
                 Err(e) => {
@@ -402,7 +402,8 @@ impl Wake {
         if db.backend() != DbBackend::Postgres {
             return Wake { listener: None };
         }
-        let pool = db.conn().get_postgres_connection_pool();
+        let conn = db.conn();
+        let pool = conn.get_postgres_connection_pool();
         let listener = match sea_orm::sqlx::postgres::PgListener::connect_with(pool).await {
             Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
                 Ok(()) => Some(l),
@@ -436,7 +437,8 @@ impl Wake {
         if db.backend() != DbBackend::Postgres {
             return;
         }
-        let pool = db.conn().get_postgres_connection_pool();
+        let conn = db.conn();
+        let pool = conn.get_postgres_connection_pool();
         if let Err(e) = sea_orm::sqlx::query("SELECT pg_notify($1, '')")
             .bind(NOTIFY_CHANNEL)
             .execute(pool)

@@ -8,7 +8,9 @@ pub mod sessions;
 pub mod sms;
 pub mod users;
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -46,7 +48,10 @@ pub type TxResult<T> = Result<T, TxError>;
 
 #[derive(Clone)]
 pub struct Db {
+    /// Start-up, background work and threads without a pool of their own.
     conn: DatabaseConnection,
+    /// PostgreSQL and MySQL: each thread that serves requests gets its own pool.
+    per_thread: Option<Arc<ThreadPools>>,
     backend: DbBackend,
     /// SQLite has one writer at a time; queueing writers here is cheaper than letting
     /// them poll the database lock.
@@ -68,11 +73,29 @@ impl BackgroundTxn {
 }
 
 impl Db {
+    /// Connects one pool of `max_connections`, for tools and tests.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbErr> {
+        Self::connect_for(settings, 0).await
+    }
+
+    /// Connects for a server whose requests are served by `request_threads` threads.
+    /// On PostgreSQL and MySQL each of them gets a pool of its own (see
+    /// `serve_on_this_thread`), out of `max_connections`: a few connections stay in a
+    /// shared pool for start-up and background work, the rest are split evenly. With
+    /// too few connections for one per thread, everything shares one pool.
+    pub async fn connect_for(
+        settings: &DatabaseSettings,
+        request_threads: usize,
+    ) -> Result<Db, DbErr> {
         let url = settings.url.expose_secret().to_owned();
+        let per_thread = ThreadPools::plan(&url, settings, request_threads)?;
+        let shared_max = per_thread
+            .as_ref()
+            .map_or(settings.max_connections, |p| p.shared);
+        let per_thread = per_thread.map(Arc::new);
         let mut opt = ConnectOptions::new(url);
-        opt.max_connections(settings.max_connections)
-            .min_connections(settings.min_connections)
+        opt.max_connections(shared_max)
+            .min_connections(settings.min_connections.min(shared_max))
             .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
             .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
             .idle_timeout(Duration::from_secs(600))
@@ -91,12 +114,30 @@ impl Db {
             sqlite_writer: (backend == DbBackend::Sqlite)
                 .then(|| Arc::new(tokio::sync::Mutex::new(()))),
             conn,
+            per_thread,
             backend,
         })
     }
 
-    pub fn conn(&self) -> &DatabaseConnection {
-        &self.conn
+    /// The connection pool of the calling thread: its own when it serves requests
+    /// (see `serve_on_this_thread`), the shared one otherwise.
+    pub fn conn(&self) -> DatabaseConnection {
+        self.per_thread
+            .as_ref()
+            .and_then(|p| p.current())
+            .unwrap_or_else(|| self.conn.clone())
+    }
+
+    /// Gives the calling thread its own pool, for a thread that serves requests (an
+    /// HTTP worker or an actor thread). Each actix thread runs its own event loop, and
+    /// a connection's socket is driven by the loop that opened it: shared between
+    /// threads, every reply from the database would cost a cross-thread wake-up. Call
+    /// it from inside the thread's runtime (the pool's upkeep task is spawned there).
+    /// No-op when the connections are not split (SQLite, too few connections).
+    pub fn serve_on_this_thread(&self) {
+        if let Some(p) = &self.per_thread {
+            p.bind();
+        }
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -156,29 +197,26 @@ impl Db {
         }
     }
 
-    /// Pool use, for the metrics.
+    /// Pool use over every pool of the process, for the metrics.
     pub fn record_pool_gauges(&self) {
-        let (size, idle, max) = match self.backend {
-            DbBackend::Postgres => {
-                let p = self.conn.get_postgres_connection_pool();
-                (p.size(), p.num_idle(), p.options().get_max_connections())
-            }
-            DbBackend::MySql => {
-                let p = self.conn.get_mysql_connection_pool();
-                (p.size(), p.num_idle(), p.options().get_max_connections())
-            }
-            _ => {
-                let p = self.conn.get_sqlite_connection_pool();
-                (p.size(), p.num_idle(), p.options().get_max_connections())
-            }
-        };
+        let mut pools = vec![self.conn.clone()];
+        if let Some(p) = &self.per_thread {
+            pools.extend(p.all());
+        }
+        let (mut size, mut idle, mut max) = (0u64, 0u64, 0u64);
+        for c in &pools {
+            let (s, i, m) = pool_use(c, self.backend);
+            size += u64::from(s);
+            idle += i as u64;
+            max += u64::from(m);
+        }
         metrics::gauge!("im_db_pool_connections", "state" => "open").set(size as f64);
         metrics::gauge!("im_db_pool_connections", "state" => "idle").set(idle as f64);
         metrics::gauge!("im_db_pool_connections", "state" => "max").set(max as f64);
     }
 
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.conn.ping().await
+        self.conn().ping().await
     }
 
     async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
@@ -195,7 +233,7 @@ impl Db {
             },
             _ => TransactionOptions::default(),
         };
-        self.conn.begin_with_options(opts).await
+        self.conn().begin_with_options(opts).await
     }
 
     /// A write transaction for background work (the relay), under the same discipline
@@ -247,6 +285,152 @@ impl Db {
             }
             return Err(err.into());
         }
+    }
+}
+
+/// (open, idle, max) of one pool.
+fn pool_use(c: &DatabaseConnection, backend: DbBackend) -> (u32, usize, u32) {
+    match backend {
+        DbBackend::Postgres => {
+            let p = c.get_postgres_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+        DbBackend::MySql => {
+            let p = c.get_mysql_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+        _ => {
+            let p = c.get_sqlite_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+    }
+}
+
+/// At most this many connections stay shared when request threads have their own:
+/// start-up (migrations), the relay (its LISTEN connection and one round at a time),
+/// the cluster watchdog and the periodic clean-up.
+const SHARED_CONNECTIONS: u32 = 4;
+
+/// Where a thread-bound pool connects to.
+#[derive(Clone)]
+enum Target {
+    Postgres(sea_orm::sqlx::postgres::PgConnectOptions),
+    MySql(sea_orm::sqlx::mysql::MySqlConnectOptions),
+}
+
+/// The request threads' own pools. A pool is created (lazily connected) when its
+/// thread calls `bind`, and found again through a thread-local keyed by `id`, since
+/// one process (a test) may hold several databases.
+struct ThreadPools {
+    id: u64,
+    target: Target,
+    /// Connections left to the shared pool.
+    shared: u32,
+    /// Each thread's pool.
+    max_connections: u32,
+    min_connections: u32,
+    acquire_timeout: Duration,
+    /// Every pool handed out, for the gauges.
+    pools: Mutex<Vec<DatabaseConnection>>,
+}
+
+static NEXT_POOLS_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static THREAD_POOLS: RefCell<Vec<(u64, DatabaseConnection)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl ThreadPools {
+    /// How `max_connections` splits over `threads`; `None` to keep one pool.
+    fn plan(url: &str, settings: &DatabaseSettings, threads: usize) -> Result<Option<Self>, DbErr> {
+        use sea_orm::sqlx::ConnectOptions as _;
+        let shared = (settings.max_connections / 4).clamp(1, SHARED_CONNECTIONS);
+        let threads = u32::try_from(threads).unwrap_or(u32::MAX);
+        let per_thread = settings
+            .max_connections
+            .saturating_sub(shared)
+            .checked_div(threads)
+            .unwrap_or(0);
+        if per_thread == 0 {
+            return Ok(None);
+        }
+        let bad_url = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("database url: {e}"));
+        let target = if url.starts_with("postgres") {
+            Target::Postgres(
+                url.parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+                    .map_err(bad_url)?
+                    .disable_statement_logging(),
+            )
+        } else if url.starts_with("mysql") {
+            Target::MySql(
+                url.parse::<sea_orm::sqlx::mysql::MySqlConnectOptions>()
+                    .map_err(bad_url)?
+                    .disable_statement_logging(),
+            )
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(ThreadPools {
+            id: NEXT_POOLS_ID.fetch_add(1, Ordering::Relaxed),
+            target,
+            shared,
+            max_connections: per_thread,
+            min_connections: settings.min_connections.min(per_thread),
+            // What sea-orm gives the shared pool: the acquire timeout wins over the
+            // connect timeout.
+            acquire_timeout: Duration::from_secs(settings.acquire_timeout_secs),
+            pools: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn current(&self) -> Option<DatabaseConnection> {
+        THREAD_POOLS.with_borrow(|bound| {
+            bound
+                .iter()
+                .find(|(id, _)| *id == self.id)
+                .map(|(_, c)| c.clone())
+        })
+    }
+
+    fn bind(&self) {
+        if self.current().is_some() {
+            return;
+        }
+        let conn = self.pool();
+        if let Ok(mut all) = self.pools.lock() {
+            all.push(conn.clone());
+        }
+        THREAD_POOLS.with_borrow_mut(|bound| bound.push((self.id, conn)));
+    }
+
+    /// A pool with the shared pool's settings (see `Db::connect_for`) at the per-thread
+    /// size, connecting lazily: its connections open on the thread that uses them.
+    fn pool(&self) -> DatabaseConnection {
+        let (max, min) = (self.max_connections, self.min_connections);
+        fn options<D: sea_orm::sqlx::Database>(
+            max: u32,
+            min: u32,
+            acquire: Duration,
+        ) -> sea_orm::sqlx::pool::PoolOptions<D> {
+            sea_orm::sqlx::pool::PoolOptions::new()
+                .max_connections(max)
+                .min_connections(min)
+                .acquire_timeout(acquire)
+                .idle_timeout(Duration::from_secs(600))
+                .test_before_acquire(true)
+        }
+        match &self.target {
+            Target::Postgres(o) => sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                options(max, min, self.acquire_timeout).connect_lazy_with(o.clone()),
+            ),
+            Target::MySql(o) => sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(
+                options(max, min, self.acquire_timeout).connect_lazy_with(o.clone()),
+            ),
+        }
+    }
+
+    fn all(&self) -> Vec<DatabaseConnection> {
+        self.pools.lock().map(|p| p.clone()).unwrap_or_default()
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn high_water_mark(db: &Db) -> Result<i64, DbErr> {
             format!("SELECT name FROM relay_state WHERE name = '{BARRIER_ROW}' FOR UPDATE")
         }
         // One writer at a time, committing atomically: what is visible is final.
-        _ => return max_id(db.conn()).await,
+        _ => return max_id(&db.conn()).await,
     };
     let bg = db.begin_background().await?;
     bg.txn

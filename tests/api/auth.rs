@@ -330,7 +330,7 @@ async fn first_sign_in_writes_user_created() {
     );
     use sea_orm::EntityTrait;
     let rows = entity::outbox::Entity::find()
-        .all(app.state.db.conn())
+        .all(&app.state.db.conn())
         .await
         .unwrap();
     let row = &rows[0];

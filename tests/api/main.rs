@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod contract;
+mod pools;
 mod profile;
 mod relations;
 mod security;

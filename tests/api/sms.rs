@@ -391,7 +391,7 @@ async fn codes_are_stored_hashed() {
     let code = app.send_code(&phone).await;
     use sea_orm::EntityTrait;
     let rows = entity::sms_code::Entity::find()
-        .all(app.state.db.conn())
+        .all(&app.state.db.conn())
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);

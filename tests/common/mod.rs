@@ -391,7 +391,7 @@ impl TestApp {
         use sea_orm::{EntityTrait, QueryOrder};
         let rows = entity::outbox::Entity::find()
             .order_by_asc(entity::outbox::Column::Id)
-            .all(self.state.db.conn())
+            .all(&self.state.db.conn())
             .await
             .expect("outbox rows");
         rows.into_iter()
