@@ -742,8 +742,10 @@ async fn bench(
          production."
             .into(),
         "write-raw: sqlx runs inside this harness, so the baseline's client CPU/op includes the \
-         statement encoding and row decoding that the server process does for `write`; the pool \
-         has the server's size and sqlx's default connection check, as the server's pool."
+         statement encoding and row decoding that the server process does for `write`; its pool \
+         has the server's `max_connections` and sqlx's default connection check, as the \
+         server's pools (the server keeps a quarter of its connections, at most 4, for \
+         background work and splits the rest over its workers: 6 each of 16 on 2 cores)."
             .into(),
         "Growth: latency targets compare median (p50) latencies of the largest list against page \
          1 of the 100-follow list, both measured closed loop at the same concurrency."
