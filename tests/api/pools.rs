@@ -4,9 +4,11 @@
 //! shares one pool.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use im_access::store::Db;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use tokio::sync::Barrier;
 
 use crate::common::{backend, fresh_database, skip_or_fail, test_settings, Backend};
 
@@ -41,8 +43,10 @@ async fn connection_ids(db: &Db, n: usize) -> (BTreeSet<i64>, i64) {
 }
 
 /// Runs `connection_ids` on a thread of its own with its own event loop, as an HTTP
-/// worker has; `serve` makes it a request thread.
-async fn on_thread(db: Db, serve: bool, n: usize) -> (BTreeSet<i64>, i64) {
+/// worker has; `serve` makes it a request thread. The loop stays up until everyone
+/// passed `done`: a shared pool's connection is driven by the loop that opened it, and
+/// a server's workers outlive its requests.
+async fn on_thread(db: Db, serve: bool, n: usize, done: Arc<Barrier>) -> (BTreeSet<i64>, i64) {
     // Joined off the test's own event loop: a connection of a shared pool may be
     // driven by it.
     tokio::task::spawn_blocking(move || {
@@ -54,7 +58,9 @@ async fn on_thread(db: Db, serve: bool, n: usize) -> (BTreeSet<i64>, i64) {
             if serve {
                 db.serve_on_this_thread();
             }
-            connection_ids(&db, n).await
+            let seen = connection_ids(&db, n).await;
+            done.wait().await;
+            seen
         })
     })
     .await
@@ -85,11 +91,18 @@ async fn each_request_thread_has_its_own_connections_within_the_limit() {
     let db = Db::connect_for(&settings.database, 2)
         .await
         .expect("connects");
-    let ((a, open_a), (b, open_b), (shared, open_s)) = tokio::join!(
-        on_thread(db.clone(), true, 6),
-        on_thread(db.clone(), true, 6),
-        connection_ids(&db, 6),
-    );
+    let ((a, open_a), (b, open_b), (shared, open_s)) = {
+        let done = Arc::new(Barrier::new(3));
+        tokio::join!(
+            on_thread(db.clone(), true, 6, done.clone()),
+            on_thread(db.clone(), true, 6, done.clone()),
+            async {
+                let seen = connection_ids(&db, 6).await;
+                done.wait().await;
+                seen
+            },
+        )
+    };
     assert_eq!(a.len(), 3, "thread a's connections: {a:?}");
     assert_eq!(b.len(), 3, "thread b's connections: {b:?}");
     assert_eq!(shared.len(), 2, "shared connections: {shared:?}");
@@ -114,11 +127,18 @@ async fn with_fewer_connections_than_threads_every_thread_shares_one_pool() {
     let db = Db::connect_for(&settings.database, 2)
         .await
         .expect("connects");
-    let ((a, open_a), (b, open_b), (main, open_main)) = tokio::join!(
-        on_thread(db.clone(), true, 4),
-        on_thread(db.clone(), true, 4),
-        connection_ids(&db, 4),
-    );
+    let ((a, open_a), (b, open_b), (main, open_main)) = {
+        let done = Arc::new(Barrier::new(3));
+        tokio::join!(
+            on_thread(db.clone(), true, 4, done.clone()),
+            on_thread(db.clone(), true, 4, done.clone()),
+            async {
+                let seen = connection_ids(&db, 4).await;
+                done.wait().await;
+                seen
+            },
+        )
+    };
     let most = open_a.max(open_b).max(open_main);
     assert_eq!(
         most, 2,
