@@ -119,18 +119,15 @@ impl MailboxGauge {
         }
     }
 
+    // Only the counter moves per message; the gauge is set from it at scrape time
+    // (`record`): resolving a labelled gauge costs a registry lookup on every call.
     fn enqueued(&self) {
-        let n = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
-        crate::metrics::mailbox_depth(self.name, n);
+        self.queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Called by a handler as it takes a message.
     pub fn dequeued(&self) {
-        let n = self
-            .queued
-            .fetch_sub(1, Ordering::Relaxed)
-            .saturating_sub(1);
-        crate::metrics::mailbox_depth(self.name, n);
+        self.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub fn depth(&self) -> usize {
@@ -145,7 +142,8 @@ impl MailboxGauge {
 /// The shards of one actor kind.
 pub struct Shards<A: Actor> {
     addrs: Vec<Addr<A>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Picks a shard on every message: a fast hash, seeded per process.
+    hasher: foldhash::fast::RandomState,
     gauge: MailboxGauge,
 }
 
