@@ -34,8 +34,9 @@ impl BrokerStatus {
 
 /// Unpublished events and the age of the oldest, in seconds.
 pub async fn outbox_backlog(db: &Db) -> Result<(u64, f64), sea_orm::DbErr> {
-    let count = outbox::unpublished_count(&db.conn()).await?;
-    let age = outbox::oldest_unpublished(&db.conn())
+    let conn = db.conn();
+    let count = outbox::unpublished_count(&conn).await?;
+    let age = outbox::oldest_unpublished(&conn)
         .await?
         .map(|t| ((crate::domain::now_ms() - t).max(0) as f64) / 1000.0)
         .unwrap_or(0.0);

@@ -109,8 +109,9 @@ pub async fn replay_events(
     if !(1..=REPLAY_MAX_LIMIT).contains(&limit) {
         return Err(ApiError::Invalid(Invalid::Param("limit".into())));
     }
-    let rows = outbox::published_after(&state.db.conn(), after_seq, limit as u64).await?;
-    let oldest_seq = outbox::oldest_seq(&state.db.conn()).await?;
+    let conn = state.db.conn();
+    let rows = outbox::published_after(&conn, after_seq, limit as u64).await?;
+    let oldest_seq = outbox::oldest_seq(&conn).await?;
     let mut next_after_seq = after_seq;
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {

@@ -88,20 +88,12 @@ impl Db {
         request_threads: usize,
     ) -> Result<Db, DbErr> {
         let url = settings.url.expose_secret().to_owned();
-        let per_thread = ThreadPools::plan(&url, settings, request_threads)?;
-        let shared_max = per_thread
+        let split = ThreadPools::plan(&url, settings, request_threads)?;
+        let shared_max = split
             .as_ref()
-            .map_or(settings.max_connections, |p| p.shared);
-        let per_thread = per_thread.map(Arc::new);
-        let mut opt = ConnectOptions::new(url);
-        opt.max_connections(shared_max)
-            .min_connections(settings.min_connections.min(shared_max))
-            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
-            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
-            .idle_timeout(Duration::from_secs(600))
-            // A connection that died with its server is found out before it is handed out.
-            .test_before_acquire(true)
-            .sqlx_logging(false);
+            .map_or(settings.max_connections, |(shared, _)| *shared);
+        let per_thread = split.map(|(_, pools)| Arc::new(pools));
+        let mut opt = pool_options(&url, settings, shared_max);
         opt.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
@@ -288,6 +280,20 @@ impl Db {
     }
 }
 
+/// Every pool's settings, at `max` connections.
+fn pool_options(url: &str, settings: &DatabaseSettings, max: u32) -> ConnectOptions {
+    let mut opt = ConnectOptions::new(url);
+    opt.max_connections(max)
+        .min_connections(settings.min_connections.min(max))
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+        .idle_timeout(Duration::from_secs(600))
+        // A connection that died with its server is found out before it is handed out.
+        .test_before_acquire(true)
+        .sqlx_logging(false);
+    opt
+}
+
 /// (open, idle, max) of one pool.
 fn pool_use(c: &DatabaseConnection, backend: DbBackend) -> (u32, usize, u32) {
     match backend {
@@ -324,12 +330,8 @@ enum Target {
 struct ThreadPools {
     id: u64,
     target: Target,
-    /// Connections left to the shared pool.
-    shared: u32,
     /// Each thread's pool.
-    max_connections: u32,
-    min_connections: u32,
-    acquire_timeout: Duration,
+    options: ConnectOptions,
     /// Every pool handed out, for the gauges.
     pools: Mutex<Vec<DatabaseConnection>>,
 }
@@ -341,8 +343,13 @@ thread_local! {
 }
 
 impl ThreadPools {
-    /// How `max_connections` splits over `threads`; `None` to keep one pool.
-    fn plan(url: &str, settings: &DatabaseSettings, threads: usize) -> Result<Option<Self>, DbErr> {
+    /// How `max_connections` splits over `threads`: the shared pool's size and the
+    /// threads' pools; `None` to keep one pool.
+    fn plan(
+        url: &str,
+        settings: &DatabaseSettings,
+        threads: usize,
+    ) -> Result<Option<(u32, Self)>, DbErr> {
         use sea_orm::sqlx::ConnectOptions as _;
         let shared = (settings.max_connections / 4).clamp(1, SHARED_CONNECTIONS);
         let threads = u32::try_from(threads).unwrap_or(u32::MAX);
@@ -370,17 +377,15 @@ impl ThreadPools {
         } else {
             return Ok(None);
         };
-        Ok(Some(ThreadPools {
-            id: NEXT_POOLS_ID.fetch_add(1, Ordering::Relaxed),
-            target,
+        Ok(Some((
             shared,
-            max_connections: per_thread,
-            min_connections: settings.min_connections.min(per_thread),
-            // What sea-orm gives the shared pool: the acquire timeout wins over the
-            // connect timeout.
-            acquire_timeout: Duration::from_secs(settings.acquire_timeout_secs),
-            pools: Mutex::new(Vec::new()),
-        }))
+            ThreadPools {
+                id: NEXT_POOLS_ID.fetch_add(1, Ordering::Relaxed),
+                target,
+                options: pool_options(url, settings, per_thread),
+                pools: Mutex::new(Vec::new()),
+            },
+        )))
     }
 
     fn current(&self) -> Option<DatabaseConnection> {
@@ -403,28 +408,20 @@ impl ThreadPools {
         THREAD_POOLS.with_borrow_mut(|bound| bound.push((self.id, conn)));
     }
 
-    /// A pool with the shared pool's settings (see `Db::connect_for`) at the per-thread
-    /// size, connecting lazily: its connections open on the thread that uses them.
+    /// A pool with the shared pool's settings (`pool_options`) at the per-thread size,
+    /// connecting lazily: its connections open on the thread that uses them.
     fn pool(&self) -> DatabaseConnection {
-        let (max, min) = (self.max_connections, self.min_connections);
-        fn options<D: sea_orm::sqlx::Database>(
-            max: u32,
-            min: u32,
-            acquire: Duration,
-        ) -> sea_orm::sqlx::pool::PoolOptions<D> {
-            sea_orm::sqlx::pool::PoolOptions::new()
-                .max_connections(max)
-                .min_connections(min)
-                .acquire_timeout(acquire)
-                .idle_timeout(Duration::from_secs(600))
-                .test_before_acquire(true)
-        }
+        let options = self.options.clone();
         match &self.target {
             Target::Postgres(o) => sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
-                options(max, min, self.acquire_timeout).connect_lazy_with(o.clone()),
+                options
+                    .sqlx_pool_options::<sea_orm::sqlx::Postgres>()
+                    .connect_lazy_with(o.clone()),
             ),
             Target::MySql(o) => sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(
-                options(max, min, self.acquire_timeout).connect_lazy_with(o.clone()),
+                options
+                    .sqlx_pool_options::<sea_orm::sqlx::MySql>()
+                    .connect_lazy_with(o.clone()),
             ),
         }
     }
