@@ -42,11 +42,11 @@ async fn connection_ids(db: &Db, n: usize) -> (BTreeSet<i64>, i64) {
     (rows.into_iter().map(|(id, _)| id).collect(), most)
 }
 
-/// Runs `connection_ids` on a thread of its own with its own event loop, as an HTTP
-/// worker has; `serve` makes it a request thread. The loop stays up until everyone
-/// passed `done`: a shared pool's connection is driven by the loop that opened it, and
-/// a server's workers outlive its requests.
-async fn on_thread(db: Db, serve: bool, n: usize, done: Arc<Barrier>) -> (BTreeSet<i64>, i64) {
+/// Runs `connection_ids` on a request thread of its own with its own event loop, as an
+/// HTTP worker has. The loop stays up until everyone passed `done`: a shared pool's
+/// connection is driven by the loop that opened it, and a server's workers outlive its
+/// requests.
+async fn on_thread(db: Db, n: usize, done: Arc<Barrier>) -> (BTreeSet<i64>, i64) {
     // Joined off the test's own event loop: a connection of a shared pool may be
     // driven by it.
     tokio::task::spawn_blocking(move || {
@@ -55,9 +55,7 @@ async fn on_thread(db: Db, serve: bool, n: usize, done: Arc<Barrier>) -> (BTreeS
             .build()
             .expect("runtime");
         rt.block_on(async {
-            if serve {
-                db.serve_on_this_thread();
-            }
+            db.serve_on_this_thread();
             let seen = connection_ids(&db, n).await;
             done.wait().await;
             seen
@@ -67,7 +65,25 @@ async fn on_thread(db: Db, serve: bool, n: usize, done: Arc<Barrier>) -> (BTreeS
     .expect("thread")
 }
 
-async fn database() -> Option<(tempfile::TempDir, String)> {
+/// `connection_ids` at once on two request threads (a, b) and on the test's own
+/// thread, which serves no requests.
+async fn two_threads_and_here(db: &Db, n: usize) -> [(BTreeSet<i64>, i64); 3] {
+    let done = Arc::new(Barrier::new(3));
+    let (a, b, here) = tokio::join!(
+        on_thread(db.clone(), n, done.clone()),
+        on_thread(db.clone(), n, done.clone()),
+        async {
+            let seen = connection_ids(db, n).await;
+            done.wait().await;
+            seen
+        },
+    );
+    [a, b, here]
+}
+
+/// A fresh database connected for 2 request threads with `max_connections` and no idle
+/// connections kept; None (skipped) on SQLite or without the server.
+async fn split_db(max_connections: u32) -> Option<Db> {
     if backend() == Backend::Sqlite {
         eprintln!("SKIPPED: SQLite keeps one pool; run with IM_TEST_DATABASE=postgres or mysql");
         return None;
@@ -76,33 +92,24 @@ async fn database() -> Option<(tempfile::TempDir, String)> {
         skip_or_fail(&format!("{:?} test database", backend()));
         return None;
     };
-    Some((tempfile::tempdir().expect("tempdir"), url))
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = test_settings(dir.path(), Some(url));
+    settings.database.max_connections = max_connections;
+    settings.database.min_connections = 0;
+    Some(
+        Db::connect_for(&settings.database, 2)
+            .await
+            .expect("connects"),
+    )
 }
 
 #[actix_web::test]
 async fn each_request_thread_has_its_own_connections_within_the_limit() {
-    let Some((dir, url)) = database().await else {
+    // 8 connections, 2 request threads: 2 stay shared, 3 for each thread.
+    let Some(db) = split_db(8).await else {
         return;
     };
-    let mut settings = test_settings(dir.path(), Some(url));
-    settings.database.max_connections = 8;
-    settings.database.min_connections = 0;
-    // 8 connections, 2 request threads: 2 stay shared, 3 for each thread.
-    let db = Db::connect_for(&settings.database, 2)
-        .await
-        .expect("connects");
-    let ((a, open_a), (b, open_b), (shared, open_s)) = {
-        let done = Arc::new(Barrier::new(3));
-        tokio::join!(
-            on_thread(db.clone(), true, 6, done.clone()),
-            on_thread(db.clone(), true, 6, done.clone()),
-            async {
-                let seen = connection_ids(&db, 6).await;
-                done.wait().await;
-                seen
-            },
-        )
-    };
+    let [(a, open_a), (b, open_b), (shared, open_s)] = two_threads_and_here(&db, 6).await;
     assert_eq!(a.len(), 3, "thread a's connections: {a:?}");
     assert_eq!(b.len(), 3, "thread b's connections: {b:?}");
     assert_eq!(shared.len(), 2, "shared connections: {shared:?}");
@@ -117,28 +124,11 @@ async fn each_request_thread_has_its_own_connections_within_the_limit() {
 
 #[actix_web::test]
 async fn with_fewer_connections_than_threads_every_thread_shares_one_pool() {
-    let Some((dir, url)) = database().await else {
+    // One connection would stay shared, leaving less than one per thread.
+    let Some(db) = split_db(2).await else {
         return;
     };
-    let mut settings = test_settings(dir.path(), Some(url));
-    settings.database.max_connections = 2;
-    settings.database.min_connections = 0;
-    // One connection would stay shared, leaving less than one per thread.
-    let db = Db::connect_for(&settings.database, 2)
-        .await
-        .expect("connects");
-    let ((a, open_a), (b, open_b), (main, open_main)) = {
-        let done = Arc::new(Barrier::new(3));
-        tokio::join!(
-            on_thread(db.clone(), true, 4, done.clone()),
-            on_thread(db.clone(), true, 4, done.clone()),
-            async {
-                let seen = connection_ids(&db, 4).await;
-                done.wait().await;
-                seen
-            },
-        )
-    };
+    let [(a, open_a), (b, open_b), (main, open_main)] = two_threads_and_here(&db, 4).await;
     let most = open_a.max(open_b).max(open_main);
     assert_eq!(
         most, 2,
