@@ -54,7 +54,7 @@ where
     let before = live();
     for i in 0..N {
         let (k, v) = make(i);
-        cache.get_or_load(k, async move { Ok(v) }).await.ok();
+        cache.get_or_load(k, || async move { Ok(v) }).await.ok();
     }
     cache.settle().await;
     let grown = live().saturating_sub(before);

@@ -109,27 +109,39 @@ where
         &self.generations[(self.hasher.hash_one(key) as usize) % STRIPES]
     }
 
-    pub async fn get_or_load<F>(&self, key: K, load: F) -> Result<V, ApiError>
+    /// The cached value of `key`, or the one `load` makes (kept unless an invalidation
+    /// of the key ran meanwhile).
+    pub async fn get_or_load<F, Fut>(&self, key: K, load: F) -> Result<V, ApiError>
     where
-        F: std::future::Future<Output = Result<V, ApiError>>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, ApiError>>,
     {
-        if !self.enabled.load(Ordering::Acquire) {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-            let v = load.await?;
-            self.not_kept(&v);
-            return Ok(v);
-        }
-        if let Some(v) = self.inner.get(&key).await {
+        if let Some(v) = self.peek(&key).await {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(v);
         }
+        // Boxed: the load's and moka's insertion futures are kilobytes, and a hit's
+        // future (moved into the actor's box per message) should not carry them.
+        Box::pin(self.load_missing(key, load)).await
+    }
+
+    async fn load_missing<F, Fut>(&self, key: K, load: F) -> Result<V, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, ApiError>>,
+    {
         self.misses.fetch_add(1, Ordering::Relaxed);
+        if !self.enabled() {
+            let v = load().await?;
+            self.not_kept(&v);
+            return Ok(v);
+        }
         let generation = self.generation(&key);
         let started = generation.load(Ordering::Acquire);
         let res = self
             .inner
             .try_get_with(key.clone(), async {
-                match load.await {
+                match load().await {
                     Ok(v) if generation.load(Ordering::Acquire) == started && self.enabled() => {
                         Ok(v)
                     }
@@ -230,6 +242,20 @@ where
         if missing.is_empty() {
             return Ok(out);
         }
+        Box::pin(self.load_many(keys, out, missing, load)).await
+    }
+
+    async fn load_many<F, Fut>(
+        &self,
+        keys: &[K],
+        mut out: Vec<Option<V>>,
+        missing: Vec<usize>,
+        load: F,
+    ) -> Result<Vec<Option<V>>, ApiError>
+    where
+        F: FnOnce(Vec<K>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<(K, V)>, ApiError>>,
+    {
         self.misses
             .fetch_add(missing.len() as u64, Ordering::Relaxed);
         let started: Vec<u64> = missing
@@ -305,7 +331,7 @@ mod tests {
     async fn a_load_that_raced_an_invalidation_is_not_kept() {
         let c: NearCache<u32, u32> = NearCache::new("t", 100, Duration::from_secs(60));
         let v = c
-            .get_or_load(1, async {
+            .get_or_load(1, || async {
                 // The change commits and invalidates while this load is in flight.
                 c.invalidate(&1).await;
                 Ok(10)
@@ -314,7 +340,7 @@ mod tests {
             .unwrap();
         assert_eq!(v, 10, "the racing load still answers what it read");
         assert_eq!(c.peek(&1).await, None, "but does not keep it");
-        let v = c.get_or_load(1, async { Ok(11) }).await.unwrap();
+        let v = c.get_or_load(1, || async { Ok(11) }).await.unwrap();
         assert_eq!(v, 11);
         assert_eq!(c.peek(&1).await, Some(11));
     }
@@ -322,12 +348,12 @@ mod tests {
     #[tokio::test]
     async fn disabled_cache_always_loads() {
         let c: NearCache<u32, u32> = NearCache::new("t", 100, Duration::from_secs(60));
-        c.get_or_load(1, async { Ok(1) }).await.unwrap();
+        c.get_or_load(1, || async { Ok(1) }).await.unwrap();
         c.set_enabled(false);
-        assert_eq!(c.get_or_load(1, async { Ok(2) }).await.unwrap(), 2);
+        assert_eq!(c.get_or_load(1, || async { Ok(2) }).await.unwrap(), 2);
         assert_eq!(c.peek(&1).await, None);
         c.set_enabled(true);
-        assert_eq!(c.get_or_load(1, async { Ok(3) }).await.unwrap(), 3);
+        assert_eq!(c.get_or_load(1, || async { Ok(3) }).await.unwrap(), 3);
     }
 
     /// A retiring cache over values that record their retirement.
@@ -348,7 +374,7 @@ mod tests {
     #[tokio::test]
     async fn values_leaving_the_cache_are_retired() {
         let c = retiring();
-        let kept = c.get_or_load(1, async { Ok(value()) }).await.unwrap();
+        let kept = c.get_or_load(1, || async { Ok(value()) }).await.unwrap();
         assert!(!retired(&kept));
         c.invalidate(&1).await;
         assert!(retired(&kept), "an invalidated value is retired at once");
@@ -372,7 +398,7 @@ mod tests {
         let c = retiring();
         // Raced by an invalidation of its key.
         let raced = c
-            .get_or_load(1, async {
+            .get_or_load(1, || async {
                 c.invalidate(&1).await;
                 Ok(value())
             })
@@ -390,7 +416,7 @@ mod tests {
         assert_eq!(c.peek(&2).await.map(|_| ()), None);
         // Loaded while the cache is off.
         c.set_enabled(false);
-        let off = c.get_or_load(3, async { Ok(value()) }).await.unwrap();
+        let off = c.get_or_load(3, || async { Ok(value()) }).await.unwrap();
         assert!(retired(&off));
     }
 
@@ -398,9 +424,9 @@ mod tests {
     async fn errors_are_not_cached() {
         let c: NearCache<u32, u32> = NearCache::new("t", 100, Duration::from_secs(60));
         assert!(c
-            .get_or_load(1, async { Err(ApiError::Internal) })
+            .get_or_load(1, || async { Err(ApiError::Internal) })
             .await
             .is_err());
-        assert_eq!(c.get_or_load(1, async { Ok(5) }).await.unwrap(), 5);
+        assert_eq!(c.get_or_load(1, || async { Ok(5) }).await.unwrap(), 5);
     }
 }

@@ -209,7 +209,7 @@ impl RelationService {
             // Derived inside the load, so an invalidation racing it is noticed.
             return self
                 .lists
-                .get_or_load((user, kind), async move {
+                .get_or_load((user, kind), || async move {
                     let following = Box::pin(self.list_ids(user, ListKind::Following)).await?;
                     let fans = Box::pin(self.list_ids(user, ListKind::Fans)).await?;
                     let fans: HashSet<i64> = fans.iter().copied().collect();
@@ -225,7 +225,7 @@ impl RelationService {
         }
         let db = self.db.clone();
         self.lists
-            .get_or_load((user, kind), async move {
+            .get_or_load((user, kind), || async move {
                 Ok(Arc::new(CachedList::new(
                     relations::list_ids(&db.conn(), user, kind).await?,
                 )))
@@ -357,8 +357,9 @@ impl RelationService {
         } else {
             &ids[start as usize..(start.saturating_add(size)).min(total) as usize]
         };
-        let list: Arc<[Contact]> = self
-            .profiles(slice)
+        // Boxed: the profile loads' futures would otherwise make every warm page's
+        // future kilobytes larger.
+        let list: Arc<[Contact]> = Box::pin(self.profiles(slice))
             .await?
             .into_iter()
             .map(Contact)
@@ -633,11 +634,11 @@ pub struct UpdateProfile {
 macro_rules! handle {
     ($msg:ty, $out:ty, |$svc:ident, $m:ident| $body:expr) => {
         impl Handler<$msg> for RelationActor {
-            type Result = ResponseActFuture<Self, ApiResult<$out>>;
+            type Result = ActorResponse<Self, ApiResult<$out>>;
 
-            fn handle(&mut self, $m: $msg, _ctx: &mut Context<Self>) -> Self::Result {
+            fn handle(&mut self, $m: $msg, ctx: &mut Context<Self>) -> Self::Result {
                 let $svc = self.svc.clone();
-                guarded("relation", &self.gauge, async move { $body.await })
+                guarded("relation", &self.gauge, ctx, async move { $body.await })
             }
         }
     };

@@ -131,7 +131,7 @@ impl SessionService {
         let db = self.db.clone();
         let entry = self
             .cache
-            .get_or_load(hash, async move {
+            .get_or_load(hash, || async move {
                 let row = sessions::find_by_hash(&db.conn(), &hash).await?;
                 Ok(row.map(|s| Arc::new(SessionEntry::new(s, hash))))
             })
@@ -141,7 +141,7 @@ impl SessionService {
         };
         let now = now_ms();
         if now >= s.expires_at.load(Ordering::Relaxed) {
-            self.cache.invalidate(&hash).await;
+            Box::pin(self.cache.invalidate(&hash)).await;
             return Err(ApiError::Unauthorized);
         }
         // Sliding expiry, written back at most once per touch interval.
@@ -152,19 +152,25 @@ impl SessionService {
                 .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
-            let expires = now + session_ttl_ms(&self.settings);
-            s.expires_at.store(expires, Ordering::Relaxed);
-            if let Err(e) = sessions::touch(&self.db.conn(), s.id, now, expires).await {
-                // Not worth failing the request: the session stays valid until its
-                // stored expiry, and the next request tries again.
-                s.last_used_at.store(last, Ordering::Relaxed);
-                tracing::warn!(error = %e, "could not record session use");
-            }
+            // Boxed, as the cache's misses: the update's future would otherwise
+            // enlarge every authentication's.
+            Box::pin(self.touch(&s, last, now)).await;
         }
         Ok(AuthUser {
             user_id: s.user_id,
             session: s,
         })
+    }
+
+    async fn touch(&self, s: &SessionEntry, last: i64, now: i64) {
+        let expires = now + session_ttl_ms(&self.settings);
+        s.expires_at.store(expires, Ordering::Relaxed);
+        if let Err(e) = sessions::touch(&self.db.conn(), s.id, now, expires).await {
+            // Not worth failing the request: the session stays valid until its
+            // stored expiry, and the next request tries again.
+            s.last_used_at.store(last, Ordering::Relaxed);
+            tracing::warn!(error = %e, "could not record session use");
+        }
     }
 
     /// Checks a code without using it up: wrong tries count (and burn the code after
@@ -455,48 +461,44 @@ pub struct IssueImToken {
 }
 
 impl Handler<SignIn> for SessionActor {
-    type Result = ResponseActFuture<Self, ApiResult<SignInData>>;
+    type Result = ActorResponse<Self, ApiResult<SignInData>>;
 
-    fn handle(&mut self, msg: SignIn, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: SignIn, ctx: &mut Context<Self>) -> Self::Result {
         let svc = self.svc.clone();
-        guarded(
-            "session",
-            &self.gauge,
-            async move { svc.sign_in(msg).await },
-        )
+        guarded("session", &self.gauge, ctx, async move {
+            svc.sign_in(msg).await
+        })
     }
 }
 
 impl Handler<Authenticate> for SessionActor {
-    type Result = ResponseActFuture<Self, ApiResult<AuthUser>>;
+    type Result = ActorResponse<Self, ApiResult<AuthUser>>;
 
-    fn handle(&mut self, msg: Authenticate, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Authenticate, ctx: &mut Context<Self>) -> Self::Result {
         let svc = self.svc.clone();
-        guarded("session", &self.gauge, async move {
+        guarded("session", &self.gauge, ctx, async move {
             svc.authenticate(msg.0).await
         })
     }
 }
 
 impl Handler<Logout> for SessionActor {
-    type Result = ResponseActFuture<Self, ApiResult<()>>;
+    type Result = ActorResponse<Self, ApiResult<()>>;
 
-    fn handle(&mut self, msg: Logout, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Logout, ctx: &mut Context<Self>) -> Self::Result {
         let svc = self.svc.clone();
-        guarded(
-            "session",
-            &self.gauge,
-            async move { svc.logout(msg.0).await },
-        )
+        guarded("session", &self.gauge, ctx, async move {
+            svc.logout(msg.0).await
+        })
     }
 }
 
 impl Handler<IssueImToken> for SessionActor {
-    type Result = ResponseActFuture<Self, ApiResult<String>>;
+    type Result = ActorResponse<Self, ApiResult<String>>;
 
-    fn handle(&mut self, msg: IssueImToken, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: IssueImToken, ctx: &mut Context<Self>) -> Self::Result {
         let svc = self.svc.clone();
-        guarded("session", &self.gauge, async move {
+        guarded("session", &self.gauge, ctx, async move {
             svc.im_token(msg.user_id, msg.act, msg.members).await
         })
     }

@@ -212,11 +212,11 @@ pub struct SendCode {
 }
 
 impl Handler<SendCode> for SmsActor {
-    type Result = ResponseActFuture<Self, ApiResult<()>>;
+    type Result = ActorResponse<Self, ApiResult<()>>;
 
-    fn handle(&mut self, msg: SendCode, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: SendCode, ctx: &mut Context<Self>) -> Self::Result {
         let svc = self.svc.clone();
-        guarded("sms", &self.gauge, async move {
+        guarded("sms", &self.gauge, ctx, async move {
             svc.send(msg.phone, msg.ip).await
         })
     }

@@ -398,12 +398,17 @@ async fn a_crashed_actor_restarts_and_the_server_keeps_answering() {
         .dedicated_actors
         .clone()
         .expect("dedicated actors");
-    // Crash every shard of every actor kind, as a bug in a handler would.
-    for i in 0..16u64 {
-        let err = actors.relations.send(&i, Crash).await.unwrap_err();
-        assert_eq!(err.code(), 500);
-        let _ = actors.sessions.send(&i, Crash).await;
-        let _ = actors.sms.send(&i, Crash).await;
+    // Crash every shard of every actor kind, as a bug in a handler would: at once,
+    // and after the handler waited (answered from the actor's context, not the message).
+    for crash in [|| Crash::Now, || Crash::AfterAwait] {
+        for i in 0..16u64 {
+            let err = actors.relations.send(&i, crash()).await.unwrap_err();
+            assert_eq!(err.code(), 500);
+            let err = actors.sessions.send(&i, crash()).await.unwrap_err();
+            assert_eq!(err.code(), 500);
+            let err = actors.sms.send(&i, crash()).await.unwrap_err();
+            assert_eq!(err.code(), 500);
+        }
     }
     // Everything still answers.
     let v = app.relate(&a, b.user_id, "follow").await;
