@@ -223,11 +223,10 @@ impl RelationService {
                 })
                 .await;
         }
-        let db = self.db.clone();
         self.lists
             .get_or_load((user, kind), || async move {
                 Ok(Arc::new(CachedList::new(
-                    relations::list_ids(&db.conn(), user, kind).await?,
+                    relations::list_ids(&self.db.conn(), user, kind).await?,
                 )))
             })
             .await
@@ -235,15 +234,13 @@ impl RelationService {
 
     /// Profiles of `ids`, in that order; ids with no user are left out.
     pub async fn profiles(&self, ids: &[i64]) -> ApiResult<Vec<Arc<Profile>>> {
-        let db = self.db.clone();
-        let storage = &self.storage;
         let found = self
             .profiles
             .get_many_or_load(ids, |missing| async move {
-                let rows = users::find_many(&db.conn(), &missing).await?;
+                let rows = users::find_many(&self.db.conn(), &missing).await?;
                 Ok(rows
                     .into_iter()
-                    .map(|u| (u.id, Arc::new(Profile::new(u, storage))))
+                    .map(|u| (u.id, Arc::new(Profile::new(u, &self.storage))))
                     .collect())
             })
             .await?;
@@ -357,9 +354,8 @@ impl RelationService {
         } else {
             &ids[start as usize..(start.saturating_add(size)).min(total) as usize]
         };
-        // Boxed: the profile loads' futures would otherwise make every warm page's
-        // future kilobytes larger.
-        let list: Arc<[Contact]> = Box::pin(self.profiles(slice))
+        let list: Arc<[Contact]> = self
+            .profiles(slice)
             .await?
             .into_iter()
             .map(Contact)

@@ -128,11 +128,10 @@ impl SessionService {
     }
 
     pub async fn authenticate(&self, hash: TokenHash) -> ApiResult<AuthUser> {
-        let db = self.db.clone();
         let entry = self
             .cache
             .get_or_load(hash, || async move {
-                let row = sessions::find_by_hash(&db.conn(), &hash).await?;
+                let row = sessions::find_by_hash(&self.db.conn(), &hash).await?;
                 Ok(row.map(|s| Arc::new(SessionEntry::new(s, hash))))
             })
             .await?;
@@ -141,7 +140,7 @@ impl SessionService {
         };
         let now = now_ms();
         if now >= s.expires_at.load(Ordering::Relaxed) {
-            Box::pin(self.cache.invalidate(&hash)).await;
+            self.cache.invalidate(&hash).await;
             return Err(ApiError::Unauthorized);
         }
         // Sliding expiry, written back at most once per touch interval.
