@@ -345,6 +345,26 @@ macro_rules! supervised_actor {
 }
 pub(crate) use supervised_actor;
 
+/// Implements a request message for an actor with `svc` and `gauge` fields: `$body`,
+/// run through `guarded` on a clone of the service, answers `ApiResult<$out>`.
+macro_rules! handle {
+    ($actor:ty, $name:expr, $msg:ty => $out:ty, |$svc:ident, $m:ident| $body:expr) => {
+        impl actix::Handler<$msg> for $actor {
+            type Result = actix::ActorResponse<Self, crate::error::ApiResult<$out>>;
+
+            fn handle(&mut self, $m: $msg, ctx: &mut actix::Context<Self>) -> Self::Result {
+                let $svc = self.svc.clone();
+                crate::actors::guarded($name, &self.gauge, ctx, async move { $body.await })
+            }
+        }
+
+        impl crate::actors::Request for $msg {
+            type Output = $out;
+        }
+    };
+}
+pub(crate) use handle;
+
 #[cfg(test)]
 mod future_sizes {
     //! A handler's future is built on the stack and moved into the actor's box on

@@ -10,7 +10,7 @@ use actix::prelude::*;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{guarded, supervised_actor, Crash, MailboxGauge};
+use super::{handle, supervised_actor, Crash, MailboxGauge};
 use crate::cache::NearCache;
 use crate::config::Settings;
 use crate::domain::nickname::Nickname;
@@ -627,54 +627,17 @@ pub struct UpdateProfile {
     pub avatar: Option<ProcessedAvatar>,
 }
 
-macro_rules! handle {
-    ($msg:ty, $out:ty, |$svc:ident, $m:ident| $body:expr) => {
-        impl Handler<$msg> for RelationActor {
-            type Result = ActorResponse<Self, ApiResult<$out>>;
-
-            fn handle(&mut self, $m: $msg, ctx: &mut Context<Self>) -> Self::Result {
-                let $svc = self.svc.clone();
-                guarded("relation", &self.gauge, ctx, async move { $body.await })
-            }
-        }
-    };
-}
-
-handle!(Operate, (), |svc, m| svc.operate(m.from, m.to, m.op));
-handle!(ListPage, ContactPage, |svc, m| svc
+handle!(RelationActor, "relation", Operate => (), |svc, m| svc.operate(m.from, m.to, m.op));
+handle!(RelationActor, "relation", ListPage => ContactPage, |svc, m| svc
     .page(m.user, m.kind, m.page, m.size));
-handle!(SearchByIds, ContactPage, |svc, m| svc
+handle!(RelationActor, "relation", SearchByIds => ContactPage, |svc, m| svc
     .search_by_ids(m.caller, m.ids));
-handle!(SearchByNickname, Contact, |svc, m| svc
+handle!(RelationActor, "relation", SearchByNickname => Contact, |svc, m| svc
     .search_by_nickname(m.caller, m.nickname));
-handle!(Contacts, Vec<PhoneContact>, |svc, m| svc
+handle!(RelationActor, "relation", Contacts => Vec<PhoneContact>, |svc, m| svc
     .contacts(m.caller, m.phones));
-handle!(UpdateProfile, ProfileData, |svc, m| svc
+handle!(RelationActor, "relation", UpdateProfile => ProfileData, |svc, m| svc
     .update_profile(m.user, m.nickname, m.avatar));
-
-impl super::Request for Operate {
-    type Output = ();
-}
-
-impl super::Request for ListPage {
-    type Output = ContactPage;
-}
-
-impl super::Request for SearchByIds {
-    type Output = ContactPage;
-}
-
-impl super::Request for SearchByNickname {
-    type Output = Contact;
-}
-
-impl super::Request for Contacts {
-    type Output = Vec<PhoneContact>;
-}
-
-impl super::Request for UpdateProfile {
-    type Output = ProfileData;
-}
 
 /// What one cached list costs in bytes, moka's bookkeeping included (measured with
 /// `examples/cache_footprint.rs`: 517 B for 10 ids), so `relation_list_bytes` bounds

@@ -10,7 +10,7 @@ use actix::prelude::*;
 use serde::Serialize;
 
 use super::relation::RelationService;
-use super::{guarded, supervised_actor, Crash, MailboxGauge};
+use super::{handle, supervised_actor, Crash, MailboxGauge};
 use crate::cache::NearCache;
 use crate::config::Settings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
@@ -459,62 +459,8 @@ pub struct IssueImToken {
     pub members: Vec<i64>,
 }
 
-impl Handler<SignIn> for SessionActor {
-    type Result = ActorResponse<Self, ApiResult<SignInData>>;
-
-    fn handle(&mut self, msg: SignIn, ctx: &mut Context<Self>) -> Self::Result {
-        let svc = self.svc.clone();
-        guarded("session", &self.gauge, ctx, async move {
-            svc.sign_in(msg).await
-        })
-    }
-}
-
-impl Handler<Authenticate> for SessionActor {
-    type Result = ActorResponse<Self, ApiResult<AuthUser>>;
-
-    fn handle(&mut self, msg: Authenticate, ctx: &mut Context<Self>) -> Self::Result {
-        let svc = self.svc.clone();
-        guarded("session", &self.gauge, ctx, async move {
-            svc.authenticate(msg.0).await
-        })
-    }
-}
-
-impl Handler<Logout> for SessionActor {
-    type Result = ActorResponse<Self, ApiResult<()>>;
-
-    fn handle(&mut self, msg: Logout, ctx: &mut Context<Self>) -> Self::Result {
-        let svc = self.svc.clone();
-        guarded("session", &self.gauge, ctx, async move {
-            svc.logout(msg.0).await
-        })
-    }
-}
-
-impl Handler<IssueImToken> for SessionActor {
-    type Result = ActorResponse<Self, ApiResult<String>>;
-
-    fn handle(&mut self, msg: IssueImToken, ctx: &mut Context<Self>) -> Self::Result {
-        let svc = self.svc.clone();
-        guarded("session", &self.gauge, ctx, async move {
-            svc.im_token(msg.user_id, msg.act, msg.members).await
-        })
-    }
-}
-
-impl super::Request for SignIn {
-    type Output = SignInData;
-}
-
-impl super::Request for Authenticate {
-    type Output = AuthUser;
-}
-
-impl super::Request for Logout {
-    type Output = ();
-}
-
-impl super::Request for IssueImToken {
-    type Output = String;
-}
+handle!(SessionActor, "session", SignIn => SignInData, |svc, m| svc.sign_in(m));
+handle!(SessionActor, "session", Authenticate => AuthUser, |svc, m| svc.authenticate(m.0));
+handle!(SessionActor, "session", Logout => (), |svc, m| svc.logout(m.0));
+handle!(SessionActor, "session", IssueImToken => String, |svc, m| svc
+    .im_token(m.user_id, m.act, m.members));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::{guarded, supervised_actor, Crash, MailboxGauge};
+use super::{handle, supervised_actor, Crash, MailboxGauge};
 use crate::config::SmsSettings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
 use crate::domain::now_ms;
@@ -211,17 +211,4 @@ pub struct SendCode {
     pub ip: IpAddr,
 }
 
-impl Handler<SendCode> for SmsActor {
-    type Result = ActorResponse<Self, ApiResult<()>>;
-
-    fn handle(&mut self, msg: SendCode, ctx: &mut Context<Self>) -> Self::Result {
-        let svc = self.svc.clone();
-        guarded("sms", &self.gauge, ctx, async move {
-            svc.send(msg.phone, msg.ip).await
-        })
-    }
-}
-
-impl super::Request for SendCode {
-    type Output = ();
-}
+handle!(SmsActor, "sms", SendCode => (), |svc, m| svc.send(m.phone, m.ip));
