@@ -88,7 +88,7 @@ impl Db {
         request_threads: usize,
     ) -> Result<Db, DbErr> {
         let url = settings.url.expose_secret().to_owned();
-        let split = ThreadPools::plan(&url, settings, request_threads)?;
+        let split = ThreadPools::plan(&url, settings, request_threads);
         let shared_max = split
             .as_ref()
             .map_or(settings.max_connections, |(shared, _)| *shared);
@@ -317,20 +317,13 @@ fn pool_use(c: &DatabaseConnection, backend: DbBackend) -> (u32, usize, u32) {
 /// the cluster watchdog and the periodic clean-up.
 const SHARED_CONNECTIONS: u32 = 4;
 
-/// Where a thread-bound pool connects to.
-#[derive(Clone)]
-enum Target {
-    Postgres(sea_orm::sqlx::postgres::PgConnectOptions),
-    MySql(sea_orm::sqlx::mysql::MySqlConnectOptions),
-}
-
 /// The request threads' own pools. A pool is created (lazily connected) when its
 /// thread calls `bind`, and found again through a thread-local keyed by `id`, since
 /// one process (a test) may hold several databases.
 struct ThreadPools {
     id: u64,
-    target: Target,
-    /// Each thread's pool.
+    /// Each thread's pool: the shared pool's settings at the per-thread size,
+    /// connecting lazily, so its connections open on the thread that uses them.
     options: ConnectOptions,
     /// Every pool handed out, for the gauges.
     pools: Mutex<Vec<DatabaseConnection>>,
@@ -345,12 +338,10 @@ thread_local! {
 impl ThreadPools {
     /// How `max_connections` splits over `threads`: the shared pool's size and the
     /// threads' pools; `None` to keep one pool.
-    fn plan(
-        url: &str,
-        settings: &DatabaseSettings,
-        threads: usize,
-    ) -> Result<Option<(u32, Self)>, DbErr> {
-        use sea_orm::sqlx::ConnectOptions as _;
+    fn plan(url: &str, settings: &DatabaseSettings, threads: usize) -> Option<(u32, Self)> {
+        if !(DbBackend::Postgres.is_prefix_of(url) || DbBackend::MySql.is_prefix_of(url)) {
+            return None;
+        }
         let shared = (settings.max_connections / 4).clamp(1, SHARED_CONNECTIONS);
         let threads = u32::try_from(threads).unwrap_or(u32::MAX);
         let per_thread = settings
@@ -359,33 +350,18 @@ impl ThreadPools {
             .checked_div(threads)
             .unwrap_or(0);
         if per_thread == 0 {
-            return Ok(None);
+            return None;
         }
-        let bad_url = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("database url: {e}"));
-        let target = if url.starts_with("postgres") {
-            Target::Postgres(
-                url.parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
-                    .map_err(bad_url)?
-                    .disable_statement_logging(),
-            )
-        } else if url.starts_with("mysql") {
-            Target::MySql(
-                url.parse::<sea_orm::sqlx::mysql::MySqlConnectOptions>()
-                    .map_err(bad_url)?
-                    .disable_statement_logging(),
-            )
-        } else {
-            return Ok(None);
-        };
-        Ok(Some((
+        let mut options = pool_options(url, settings, per_thread);
+        options.connect_lazy(true);
+        Some((
             shared,
             ThreadPools {
                 id: NEXT_POOLS_ID.fetch_add(1, Ordering::Relaxed),
-                target,
-                options: pool_options(url, settings, per_thread),
+                options,
                 pools: Mutex::new(Vec::new()),
             },
-        )))
+        ))
     }
 
     fn current(&self) -> Option<DatabaseConnection> {
@@ -401,29 +377,17 @@ impl ThreadPools {
         if self.current().is_some() {
             return;
         }
-        let conn = self.pool();
+        // Connecting lazily, sea-orm's connect has nothing to wait for: it is done at
+        // its first poll. Should that change, the thread keeps using the shared pool.
+        let connect = Database::connect(self.options.clone());
+        let Some(Ok(conn)) = futures_util::FutureExt::now_or_never(connect) else {
+            tracing::warn!("no database pool of its own for this thread; it uses the shared one");
+            return;
+        };
         if let Ok(mut all) = self.pools.lock() {
             all.push(conn.clone());
         }
         THREAD_POOLS.with_borrow_mut(|bound| bound.push((self.id, conn)));
-    }
-
-    /// A pool with the shared pool's settings (`pool_options`) at the per-thread size,
-    /// connecting lazily: its connections open on the thread that uses them.
-    fn pool(&self) -> DatabaseConnection {
-        let options = self.options.clone();
-        match &self.target {
-            Target::Postgres(o) => sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
-                options
-                    .sqlx_pool_options::<sea_orm::sqlx::Postgres>()
-                    .connect_lazy_with(o.clone()),
-            ),
-            Target::MySql(o) => sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(
-                options
-                    .sqlx_pool_options::<sea_orm::sqlx::MySql>()
-                    .connect_lazy_with(o.clone()),
-            ),
-        }
     }
 
     fn all(&self) -> Vec<DatabaseConnection> {
