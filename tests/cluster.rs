@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{amqp_url, fresh_database, new_phone, skip_or_fail, Backend};
+use common::{amqp_url, free_port, fresh_database, new_phone, skip_or_fail, Backend};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_im-access");
@@ -26,13 +26,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 async fn broker_up() -> bool {

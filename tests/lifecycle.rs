@@ -1,20 +1,18 @@
 //! The binary as operators run it: start-up refusals of the production profile, the
 //! migration CLI, and graceful shutdown on SIGTERM.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_im-access");
+use common::free_port;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+const BIN: &str = env!("CARGO_BIN_EXE_im-access");
 
 /// A command for the binary with a private data folder and nothing inherited from the
 /// developer's environment.

@@ -427,6 +427,27 @@ impl TestApp {
 
 pub const AMQP_DEFAULT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// A port for a server process the test starts. `bind("127.0.0.1:0")` alone lets two
+/// tests running at once (or an outgoing connection) get the same port before the child
+/// binds it, and a request then reaches another test's server. Ports come from below
+/// the kernel's ephemeral range, each once per test binary, and only if free now.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::AtomicU16;
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Test binaries run one at a time; spread them anyway, by process id.
+    let base = (std::process::id() % u32::from(SPAN)) as u16;
+    loop {
+        let i = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(i < SPAN, "no free port left for server processes");
+        let port = FIRST + (base + i) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn amqp_url() -> String {
     std::env::var("IM_TEST_AMQP_URL").unwrap_or_else(|_| AMQP_DEFAULT.into())
 }
