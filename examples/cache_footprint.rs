@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use im_access::actors::relation::{list_weight, CachedList, Contact, Profile};
-use im_access::actors::session::SessionEntry;
 use im_access::cache::NearCache;
 use im_access::domain::relation::ListKind;
 use im_access::domain::token::TokenHash;
 use im_access::media::storage::LocalStorage;
+use im_access::services::profile::{Contact, Profile};
+use im_access::services::relation::{list_weight, CachedList};
+use im_access::services::session::SessionEntry;
 
 /// mimalloc (as the server) with a count of live bytes: resident memory would be
 /// muddied by what earlier measurements freed.

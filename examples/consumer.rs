@@ -15,33 +15,12 @@
 use std::collections::{HashSet, VecDeque};
 
 use futures_util::StreamExt;
+use im_access::domain::event::{Event, Published};
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
-use serde::Deserialize;
-use serde_json::Value;
-
-const EVENT_TYPES: [&str; 7] = [
-    "user.created",
-    "user.updated",
-    "session.revoked",
-    "relation.followed",
-    "relation.unfollowed",
-    "relation.blocked",
-    "relation.unblocked",
-];
-
-#[derive(Deserialize)]
-struct Event {
-    id: String,
-    seq: i64,
-    #[serde(rename = "type")]
-    event_type: String,
-    occurred_at: String,
-    data: Value,
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,17 +47,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             FieldTable::default(),
         )
         .await?;
-    for t in EVENT_TYPES {
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.as_str().into(),
-                t.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-    }
+    // Every type ("#"): a type this consumer does not know yet is reported, not lost.
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     // Bounded in-flight work; acknowledgements free the window.
     channel.basic_qos(100, BasicQosOptions::default()).await?;
     let mut consumer = channel
@@ -98,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut handled = 0usize;
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;
-        match serde_json::from_slice::<Event>(&delivery.data) {
+        match serde_json::from_slice::<Published>(&delivery.data) {
             Ok(ev) if seen.contains(&ev.id) => {
                 println!("duplicate {} (seq {}) skipped", ev.id, ev.seq);
             }
@@ -131,20 +109,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Where an IM server applies the change: its copy of who follows and blocks whom,
 /// kicking revoked sessions, refreshing profiles.
-fn handle(ev: &Event) {
-    let d = &ev.data;
-    match ev.event_type.as_str() {
-        "relation.followed" | "relation.unfollowed" | "relation.blocked" | "relation.unblocked" => {
-            println!(
-                "#{} {} {} -> {} at {}",
-                ev.seq, ev.event_type, d["from_user_id"], d["to_user_id"], ev.occurred_at
-            )
+fn handle(ev: &Published) {
+    let (seq, at) = (ev.seq, &ev.occurred_at);
+    match &ev.event {
+        Event::Followed {
+            from_user_id,
+            to_user_id,
+        } => println!("#{seq} {from_user_id} follows {to_user_id} at {at}"),
+        Event::Unfollowed {
+            from_user_id,
+            to_user_id,
+        } => println!("#{seq} {from_user_id} unfollows {to_user_id} at {at}"),
+        Event::Blocked {
+            from_user_id,
+            to_user_id,
+        } => println!("#{seq} {from_user_id} blocks {to_user_id} at {at}"),
+        Event::Unblocked {
+            from_user_id,
+            to_user_id,
+        } => println!("#{seq} {from_user_id} unblocks {to_user_id} at {at}"),
+        Event::SessionRevoked {
+            user_id,
+            device,
+            reason,
+            ..
+        } => println!("#{seq} kick user {user_id} on {device} ({reason:?})"),
+        Event::UserCreated { user_id, nickname } => {
+            println!("#{seq} new user {user_id} ({nickname})")
         }
-        "session.revoked" => println!(
-            "#{} kick user {} on {} ({})",
-            ev.seq, d["user_id"], d["device"], d["reason"]
-        ),
-        _ => println!("#{} {} {}", ev.seq, ev.event_type, d),
+        Event::UserUpdated {
+            user_id,
+            nickname,
+            avatar,
+        } => println!("#{seq} user {user_id} is now {nickname} ({avatar:?})"),
     }
 }
 

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use im_access::config::Settings;
+use im_access::domain::event::{render_body, Event};
 use im_access::events::relay::Relay;
-use im_access::events::{Event, OutboxSignal, RELATION_FOLLOWED};
+use im_access::events::OutboxSignal;
 use im_access::store::{outbox, Db};
 use lapin::options::*;
 use lapin::types::FieldTable;
@@ -96,8 +97,8 @@ async fn consumer(url: &str, exchange: &str) -> (Connection, Arc<Mutex<Vec<(Stri
         while let Some(Ok(d)) = c.next().await {
             let at = Instant::now();
             let v: serde_json::Value = serde_json::from_slice(&d.data).unwrap();
-            let id = v["id"].as_str().unwrap_or_default().to_owned();
-            sink.lock().unwrap().push((id, at));
+            let key = v["data"]["from_user_id"].to_string();
+            sink.lock().unwrap().push((key, at));
         }
     });
     (conn, got)
@@ -142,45 +143,43 @@ async fn fresh_db(admin: &str) -> (String, String) {
     (url.to_string(), name)
 }
 
-async fn commit_event(db: &Db, i: i64) -> Event {
-    let e = Event::relation(RELATION_FOLLOWED, i, i + 1);
-    let ev = e.clone();
+/// The event of number `i`; its `from_user_id` (= `i`) tells the consumer which it is.
+fn event(i: i64) -> Event {
+    Event::Followed {
+        from_user_id: i,
+        to_user_id: i + 1,
+    }
+}
+
+/// Commits the event of number `i`, and returns its key.
+async fn commit_event(db: &Db, i: i64) -> String {
     db.write(move |txn| {
-        let ev = ev.clone();
         Box::pin(async move {
-            outbox::insert(txn, &ev).await?;
+            outbox::insert(txn, &event(i)).await?;
             Ok(())
         })
     })
     .await
     .expect("commit");
-    e
+    i.to_string()
 }
 
-fn body(e: &Event, seq: i64) -> String {
-    im_access::events::render_body(
-        &e.id.to_string(),
-        seq,
-        e.event_type,
-        e.occurred_at,
-        &e.data.to_string(),
-    )
-    .unwrap()
-}
-
-async fn publish(ch: &Channel, exchange: &str, e: &Event, seq: i64) -> lapin::PublisherConfirm {
+async fn publish(ch: &Channel, exchange: &str, i: i64, seq: i64) -> lapin::PublisherConfirm {
+    let id = uuid::Uuid::now_v7().to_string();
+    let stored = event(i).stored();
+    let body = render_body(&id, seq, &stored.event_type, 0, &stored.data).unwrap();
     ch.basic_publish(
         exchange.into(),
-        e.event_type.into(),
+        stored.event_type.as_str().into(),
         BasicPublishOptions {
             mandatory: true,
             ..Default::default()
         },
-        body(e, seq).as_bytes(),
+        body.as_bytes(),
         BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
-            .with_message_id(e.id.to_string().as_str().into()),
+            .with_message_id(id.as_str().into()),
     )
     .await
     .unwrap()
@@ -250,10 +249,8 @@ async fn main() {
             let mut tick = tokio::time::interval(interval);
             for i in 0..steady_n / writers {
                 tick.tick().await;
-                let e = commit_event(&db, (1_000_000 + w * steady_n + i) as i64).await;
-                sent.lock()
-                    .unwrap()
-                    .insert(e.id.to_string(), Instant::now());
+                let key = commit_event(&db, (1_000_000 + w * steady_n + i) as i64).await;
+                sent.lock().unwrap().insert(key, Instant::now());
                 signal.committed();
             }
         }
@@ -271,15 +268,13 @@ async fn main() {
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
-    let events: Vec<Event> = (0..per * writers)
-        .map(|i| Event::relation(RELATION_FOLLOWED, i as i64, i as i64 + 1))
-        .collect();
+    let events: Vec<i64> = (0..(per * writers) as i64).collect();
     let started = Instant::now();
     let mut seq = 1;
     for chunk in events.chunks(batch) {
         let mut confirms = Vec::with_capacity(chunk.len());
-        for e in chunk {
-            confirms.push(publish(&ch, &exchange, e, seq).await);
+        for i in chunk {
+            confirms.push(publish(&ch, &exchange, *i, seq).await);
             seq += 1;
         }
         for c in confirms {
@@ -299,11 +294,9 @@ async fn main() {
             let mut tick = tokio::time::interval(interval);
             for i in 0..steady_n / writers {
                 tick.tick().await;
-                let e = Event::relation(RELATION_FOLLOWED, (w * steady_n + i) as i64, 1);
-                sent.lock()
-                    .unwrap()
-                    .insert(e.id.to_string(), Instant::now());
-                publish(&ch, &exchange, &e, i as i64).await.await.unwrap();
+                let n = (w * steady_n + i) as i64;
+                sent.lock().unwrap().insert(n.to_string(), Instant::now());
+                publish(&ch, &exchange, n, i as i64).await.await.unwrap();
             }
         }
     }))

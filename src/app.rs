@@ -13,18 +13,17 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::actors::relation::RelationService;
-use crate::actors::session::{SessionDeps, SessionService};
-use crate::actors::sms::SmsService;
-use crate::actors::{ActorThreads, Actors, MailboxGauge, Placement, Services};
+use crate::actors::{ActorThreads, Actors, Gauges, Placement};
 use crate::broker::BrokerStatus;
 use crate::config::Settings;
 use crate::domain::check_code::CodeHasher;
 use crate::domain::jwt::JwtIssuer;
+use crate::domain::phone::TestNumbers;
 use crate::events::OutboxSignal;
 use crate::http::AppState;
 use crate::media::storage::LocalStorage;
 use crate::media::AvatarLimits;
+use crate::services::{Deps, Services};
 use crate::store::Db;
 
 pub struct Application {
@@ -166,37 +165,24 @@ impl Application {
 
         let settings = Arc::new(settings);
         let signal = OutboxSignal::default();
-        let relation_service = Arc::new(RelationService::new(
-            db.clone(),
-            settings.clone(),
-            storage.clone(),
-            signal.clone(),
-        ));
-        let session_service = Arc::new(SessionService::new(SessionDeps {
+        let test_numbers = TestNumbers::new(
+            settings
+                .sms
+                .test_numbers
+                .iter()
+                .map(|t| (t.nation_code.as_str(), t.phone.as_str(), t.code.as_str())),
+        );
+        let services = Services::new(Deps {
             db: db.clone(),
             settings: settings.clone(),
-            hasher: CodeHasher::new(&code_key),
-            jwt: jwt.clone(),
             storage: storage.clone(),
             signal: signal.clone(),
-            relations: relation_service.clone(),
-        }));
-        let sms_service = Arc::new(SmsService::new(
-            db.clone(),
-            settings.sms.clone(),
-            CodeHasher::new(&code_key),
-            provider,
-        ));
-        let services = Services {
-            sms: sms_service,
-            sessions: session_service.clone(),
-            relations: relation_service.clone(),
-            gauges: [
-                MailboxGauge::new("sms"),
-                MailboxGauge::new("session"),
-                MailboxGauge::new("relation"),
-            ],
-        };
+            test_numbers: test_numbers.clone(),
+            codes: CodeHasher::new(&code_key),
+            jwt: jwt.clone(),
+            sms_provider: provider,
+        });
+        let gauges = Gauges::default();
         // actors.threads = 0: every HTTP worker runs its own shards on its own thread.
         let threads = (settings.actors.threads > 0)
             .then(|| Arc::new(ActorThreads::new(settings.actors.threads)));
@@ -210,6 +196,7 @@ impl Application {
         let dedicated = threads.as_ref().map(|t| {
             web::Data::new(Actors::start(
                 &services,
+                &gauges,
                 &settings.actors,
                 Placement::Threads(t),
             ))
@@ -217,7 +204,7 @@ impl Application {
 
         let broker = Arc::new(BrokerStatus::default());
         let state = web::Data::new(AppState {
-            test_numbers: crate::actors::sms::test_number_map(&settings.sms),
+            test_numbers,
             avatar_limits: AvatarLimits {
                 max_side: settings.storage.max_avatar_side,
                 max_decode_bytes: settings.storage.max_decode_bytes,
@@ -226,9 +213,7 @@ impl Application {
             settings: settings.clone(),
             db: db.clone(),
             services: services.clone(),
-            dedicated_actors: dedicated.clone(),
-            session_service,
-            relation_service,
+            gauges: gauges.clone(),
             broker: broker.clone(),
             jwt,
         });
@@ -246,6 +231,7 @@ impl Application {
                     worker_db.serve_on_this_thread();
                     web::Data::new(Actors::start(
                         &services,
+                        &gauges,
                         &route_settings.actors,
                         Placement::Here,
                     ))
@@ -301,10 +287,7 @@ impl Application {
             background.push(tokio::spawn(crate::cluster::run(
                 db.clone(),
                 settings.amqp.clone(),
-                crate::cluster::Caches {
-                    sessions: state.session_service.clone(),
-                    relations: state.relation_service.clone(),
-                },
+                state.services.clone(),
                 stop_rx.clone(),
             )));
         }

@@ -424,7 +424,9 @@ mod tests {
     async fn errors_are_not_cached() {
         let c: NearCache<u32, u32> = NearCache::new("t", 100, Duration::from_secs(60));
         assert!(c
-            .get_or_load(1, || async { Err(ApiError::Internal) })
+            .get_or_load(1, || async {
+                Err(ApiError::internal("test", "load failed"))
+            })
             .await
             .is_err());
         assert_eq!(c.get_or_load(1, || async { Ok(5) }).await.unwrap(), 5);

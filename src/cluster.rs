@@ -13,7 +13,6 @@
 //! anywhere is either delivered here within the relay's latency or, if the relay or
 //! broker stalls, the caches are off within `STALE_AFTER + CHECK_EVERY` (< 1 s).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -21,75 +20,29 @@ use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions}
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
-use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::actors::relation::RelationService;
-use crate::actors::session::SessionService;
 use crate::config::AmqpSettings;
-use crate::events;
+use crate::domain::event::Published;
+use crate::services::Services;
 use crate::store::Db;
 
 /// Oldest unpublished event age beyond which other processes' caches may be stale.
 const STALE_AFTER: Duration = Duration::from_millis(300);
 const CHECK_EVERY: Duration = Duration::from_millis(200);
 
-#[derive(Clone)]
-pub struct Caches {
-    pub sessions: Arc<SessionService>,
-    pub relations: Arc<RelationService>,
-}
-
-impl Caches {
-    fn set_enabled(&self, on: bool) {
-        if self.sessions.cache.enabled() != on {
-            tracing::info!(enabled = on, "shared caches switched");
-            metrics::gauge!("im_cache_coherent").set(if on { 1.0 } else { 0.0 });
-        }
-        self.sessions.cache.set_enabled(on);
-        self.relations.lists.set_enabled(on);
-        self.relations.profiles.set_enabled(on);
+fn set_caches(services: &Services, on: bool) {
+    if services.caches_enabled() != on {
+        tracing::info!(enabled = on, "shared caches switched");
+        metrics::gauge!("im_cache_coherent").set(if on { 1.0 } else { 0.0 });
     }
-
-    fn is_enabled(&self) -> bool {
-        self.sessions.cache.enabled()
-    }
-
-    /// Drops what one event makes stale.
-    pub async fn apply(&self, event_type: &str, data: &Value) {
-        let id = |k: &str| data.get(k).and_then(Value::as_i64);
-        match event_type {
-            events::USER_UPDATED => {
-                if let Some(u) = id("user_id") {
-                    self.relations.profiles.invalidate(&u).await;
-                }
-            }
-            events::SESSION_REVOKED => {
-                if let (Some(u), Some(device)) =
-                    (id("user_id"), data.get("device").and_then(Value::as_str))
-                {
-                    self.sessions.forget_device(u, device);
-                }
-            }
-            events::RELATION_FOLLOWED
-            | events::RELATION_UNFOLLOWED
-            | events::RELATION_BLOCKED
-            | events::RELATION_UNBLOCKED => {
-                for k in ["from_user_id", "to_user_id"] {
-                    if let Some(u) = id(k) {
-                        self.relations.forget_user_lists(u).await;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+    services.set_caches_enabled(on);
 }
 
 /// Runs until `stop` flips: keeps the subscription up and the caches switched on only
 /// while they can be trusted.
-pub async fn run(db: Db, amqp: AmqpSettings, caches: Caches, mut stop: watch::Receiver<bool>) {
-    caches.set_enabled(false);
+pub async fn run(db: Db, amqp: AmqpSettings, caches: Services, mut stop: watch::Receiver<bool>) {
+    set_caches(&caches, false);
     let (live_tx, live_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor_lag(db, caches.clone(), live_rx, stop.clone()));
     let mut backoff = Duration::from_millis(100);
@@ -99,7 +52,7 @@ pub async fn run(db: Db, amqp: AmqpSettings, caches: Caches, mut stop: watch::Re
         }
         let session = subscribe(&amqp, &caches, &live_tx, &mut stop).await;
         let _ = live_tx.send(false);
-        caches.set_enabled(false);
+        set_caches(&caches, false);
         match session {
             Ok(()) => break,
             Err(e) => {
@@ -118,7 +71,7 @@ pub async fn run(db: Db, amqp: AmqpSettings, caches: Caches, mut stop: watch::Re
 
 async fn subscribe(
     amqp: &AmqpSettings,
-    caches: &Caches,
+    caches: &Services,
     live: &watch::Sender<bool>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -175,14 +128,11 @@ async fn subscribe(
     loop {
         tokio::select! {
             delivery = consumer.next() => match delivery {
-                Some(Ok(d)) => {
-                    if let Ok(body) = serde_json::from_slice::<Value>(&d.data) {
-                        let t = body.get("type").and_then(Value::as_str).unwrap_or("");
-                        if let Some(data) = body.get("data") {
-                            caches.apply(t, data).await;
-                        }
-                    }
-                }
+                Some(Ok(d)) => match serde_json::from_slice::<Published>(&d.data) {
+                    Ok(published) => caches.apply(&published.event).await,
+                    // Another producer on the exchange, or a newer type: nothing of ours.
+                    Err(e) => tracing::debug!(error = %e, "not an event this server knows"),
+                },
                 Some(Err(e)) => return Err(e.to_string()),
                 None => return Err("consumer closed".to_owned()),
             },
@@ -197,7 +147,7 @@ async fn subscribe(
 /// Switches caches on only while the feed is live and the relay keeps up.
 async fn monitor_lag(
     db: Db,
-    caches: Caches,
+    caches: Services,
     live: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
 ) {
@@ -216,8 +166,8 @@ async fn monitor_lag(
             Err(_) => false,
         };
         let on = *live.borrow() && keeping_up;
-        if on != caches.is_enabled() {
-            caches.set_enabled(on);
+        if on != caches.caches_enabled() {
+            set_caches(&caches, on);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The one error type of the server, mapped to the API's codes and messages.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 
 use sea_orm::{DbErr, RuntimeErr};
 
@@ -49,8 +51,8 @@ impl Lang {
 pub enum Invalid {
     Phone,
     NationNotAllowed,
-    /// Wrong, expired or used check code.
-    UserInfo,
+    /// Wrong, expired or used check code (the seed's message: "invalid user information").
+    CheckCode,
     /// updateuserinfo's generic failure.
     UpdateFailed,
     Nickname,
@@ -100,11 +102,37 @@ pub enum ApiError {
     UnsupportedMediaType(Unsupported),
     #[error("too many requests, retry after {retry_after_secs}s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// With the cause, when there is one to log.
     #[error("{0:?} unavailable")]
-    Unavailable(Dependency),
-    /// Details were logged where the error arose; the client learns nothing more.
-    #[error("internal error")]
-    Internal,
+    Unavailable(Dependency, Option<Cause>),
+    /// The client learns nothing more; the cause is logged once, when the answer is
+    /// rendered (`http::envelope`), with the request's id.
+    #[error("internal error: {0}")]
+    Internal(Cause),
+}
+
+/// Why a request failed in a way the client is not told about: a context chain, shared
+/// (errors are cloned, e.g. to every waiter of a cache load).
+#[derive(Clone)]
+pub struct Cause(Arc<anyhow::Error>);
+
+impl Cause {
+    pub fn new(context: &'static str, err: impl fmt::Display) -> Self {
+        Cause(Arc::new(anyhow::anyhow!("{err}").context(context)))
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every link of the chain: "context: cause: its cause".
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl ApiError {
@@ -118,8 +146,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::TooManyRequests { .. } => 429,
-            ApiError::Internal => 500,
-            ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+            ApiError::Unavailable(..) => 503,
         }
     }
 
@@ -142,7 +170,7 @@ impl ApiError {
                     "暂不支持该国家或地区的号码".into(),
                     "numbers of this country or region are not supported".into(),
                 ),
-                Invalid::UserInfo => ("无效的用户信息".into(), "invalid user information".into()),
+                Invalid::CheckCode => ("无效的用户信息".into(), "invalid user information".into()),
                 Invalid::UpdateFailed => ("修改失败".into(), "update failed".into()),
                 Invalid::Nickname => (
                     "修改失败：昵称须为1到20个字符且不含控制字符".into(),
@@ -193,12 +221,12 @@ impl ApiError {
                 ("不支持的请求类型".into(), "unsupported content type".into())
             }
             ApiError::TooManyRequests { .. } => ("操作过于频繁".into(), "too many requests".into()),
-            ApiError::Internal => ("服务器错误".into(), "server error".into()),
-            ApiError::Unavailable(Dependency::Database) => (
+            ApiError::Internal(_) => ("服务器错误".into(), "server error".into()),
+            ApiError::Unavailable(Dependency::Database, _) => (
                 "服务暂不可用".into(),
                 "service temporarily unavailable".into(),
             ),
-            ApiError::Unavailable(Dependency::Sms) => (
+            ApiError::Unavailable(Dependency::Sms, _) => (
                 "短信服务暂不可用".into(),
                 "the SMS service is temporarily unavailable".into(),
             ),
@@ -221,10 +249,23 @@ impl ApiError {
         ApiError::Invalid(Invalid::TooManyItems(p.into()))
     }
 
-    /// Logs an unexpected failure and hides it from the client.
-    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "{context}");
-        ApiError::Internal
+    /// An unexpected failure, hidden from the client; `context` says what was being done.
+    pub fn internal(context: &'static str, err: impl fmt::Display) -> Self {
+        ApiError::Internal(Cause::new(context, err))
+    }
+
+    /// Logs the cause of a failure the client is not told about. Called once, where
+    /// the answer is rendered, inside the request's span.
+    pub fn log_cause(&self, request_id: &str) {
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(request_id, error = %cause, "request failed");
+            }
+            ApiError::Unavailable(dependency, Some(cause)) => {
+                tracing::warn!(request_id, ?dependency, error = %cause, "dependency unavailable");
+            }
+            _ => {}
+        }
     }
 }
 
@@ -291,10 +332,9 @@ pub fn is_retryable(err: &DbErr) -> bool {
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
-            tracing::warn!(error = %err, "database unavailable");
-            ApiError::Unavailable(Dependency::Database)
+            ApiError::Unavailable(Dependency::Database, Some(Cause::new("database", err)))
         } else {
-            ApiError::internal("database error", err)
+            ApiError::internal("database", err)
         }
     }
 }
@@ -337,8 +377,8 @@ mod tests {
                 429,
                 200,
             ),
-            (ApiError::Internal, 500, 200),
-            (ApiError::Unavailable(Dependency::Database), 503, 200),
+            (ApiError::internal("test", "cause"), 500, 200),
+            (ApiError::Unavailable(Dependency::Database, None), 503, 200),
         ];
         for (e, code, status) in cases {
             assert_eq!(e.code(), code, "{e:?}");
@@ -349,7 +389,7 @@ mod tests {
             "无效的号码"
         );
         assert_eq!(
-            ApiError::Invalid(Invalid::UserInfo).message(Lang::Zh),
+            ApiError::Invalid(Invalid::CheckCode).message(Lang::Zh),
             "无效的用户信息"
         );
         assert_eq!(
@@ -360,5 +400,20 @@ mod tests {
             ApiError::Unauthorized.message(Lang::En),
             "please sign in again"
         );
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_keeps_its_context_chain_and_the_message_stays_generic() {
+        let e = ApiError::internal("signing im_token", "key rejected");
+        assert_eq!(
+            e.to_string(),
+            "internal error: signing im_token: key rejected"
+        );
+        assert_eq!(e.message(Lang::En), "server error");
     }
 }

@@ -16,6 +16,7 @@ pub mod events;
 pub mod http;
 pub mod media;
 pub mod metrics;
+pub mod services;
 pub mod sms;
 pub mod store;
 pub mod telemetry;

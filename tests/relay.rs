@@ -263,7 +263,10 @@ async fn an_event_committed_after_a_later_one_is_neither_skipped_nor_overtaken()
         .await
         .unwrap();
     let slow = other.begin().await.unwrap();
-    let early = im_access::events::Event::relation("relation.followed", b.user_id, a.user_id);
+    let early = im_access::domain::event::Event::Followed {
+        from_user_id: b.user_id,
+        to_user_id: a.user_id,
+    };
     im_access::store::outbox::insert(&slow, &early)
         .await
         .unwrap();
@@ -278,8 +281,7 @@ async fn an_event_committed_after_a_later_one_is_neither_skipped_nor_overtaken()
     let got = tap.collect(2, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 2);
     assert_eq!(
-        got[0].body["id"],
-        early.id.to_string(),
+        got[0].body["data"]["from_user_id"], b.user_id,
         "insertion order kept"
     );
     assert_eq!(got[0].body["seq"], 3);

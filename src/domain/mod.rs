@@ -2,6 +2,7 @@
 
 pub mod check_code;
 pub mod device;
+pub mod event;
 pub mod jwt;
 pub mod nickname;
 pub mod phone;

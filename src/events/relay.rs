@@ -21,8 +21,9 @@ use tokio::sync::watch;
 
 use crate::broker::BrokerStatus;
 use crate::config::{AmqpSettings, EventsSettings};
+use crate::domain::event::render_body;
 use crate::domain::now_ms;
-use crate::events::{render_body, OutboxSignal};
+use crate::events::OutboxSignal;
 use crate::store::{outbox, Db};
 
 /// The PostgreSQL channel a process NOTIFYs after committing events it does not relay.

@@ -1,16 +1,13 @@
 //! `accessuser/*`: sign-in, profile, IM tokens, searches, logout.
 
 use actix_web::web;
+use serde::Deserialize;
 use validator::Validate;
 
 use super::envelope::{ok, Reply};
 use super::extract::{Auth, ClientIp};
 use super::params::Params;
-use super::{validation_error, AppState};
-use crate::actors::relation::{
-    Contact, ContactPage, ProfileData, SearchByIds, SearchByNickname, UpdateProfile,
-};
-use crate::actors::session::{IssueImToken, Logout, SignIn, SignInData};
+use super::{AppState, UserId};
 use crate::actors::Actors;
 use crate::domain::check_code::CheckCode;
 use crate::domain::device::{valid_device_id, Device};
@@ -18,18 +15,26 @@ use crate::domain::jwt::valid_act;
 use crate::domain::nickname::Nickname;
 use crate::error::{ApiError, ApiResult, Invalid};
 use crate::media::process_avatar;
+use crate::services::profile::{Contact, ProfileData};
+use crate::services::relation::ContactPage;
+use crate::services::session::{SignIn, SignInData};
 
-#[derive(Validate)]
+#[derive(Deserialize, Validate)]
 struct SignInInput {
-    #[validate(length(max = 128), custom(function = "printable"))]
-    device_id: String,
+    nation_code: String,
+    phone: String,
+    check_code: String,
+    device: String,
+    #[validate(custom(function = "device_id_shape"))]
+    device_id: Option<String>,
 }
 
-fn printable(s: &str) -> Result<(), validator::ValidationError> {
-    if valid_device_id(s) {
+/// Up to 128 printable characters once trimmed.
+fn device_id_shape(s: &str) -> Result<(), validator::ValidationError> {
+    if valid_device_id(s.trim()) {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("printable"))
+        Err(validator::ValidationError::new("device_id"))
     }
 }
 
@@ -52,32 +57,31 @@ pub async fn signin(
     ClientIp(ip): ClientIp,
     p: Params,
 ) -> ApiResult<Reply<SignInData>> {
-    let phone = state.parse_phone(p.str("nation_code")?, p.str("phone")?)?;
-    let code =
-        CheckCode::parse(p.str("check_code")?).ok_or(ApiError::Invalid(Invalid::UserInfo))?;
-    let device = Device::parse(p.str("device")?).ok_or_else(|| ApiError::param("device"))?;
-    let input = SignInInput {
-        device_id: p.opt_str("device_id")?.unwrap_or("").trim().to_owned(),
-    };
-    input.validate().map_err(validation_error)?;
-    if device.requires_device_id() && input.device_id.is_empty() {
+    let input: SignInInput = p.parse()?;
+    let phone = state.parse_phone(&input.nation_code, &input.phone)?;
+    let code = CheckCode::parse(&input.check_code).ok_or(ApiError::Invalid(Invalid::CheckCode))?;
+    let device = Device::parse(&input.device).ok_or_else(|| ApiError::param("device"))?;
+    let device_id = input.device_id.unwrap_or_default().trim().to_owned();
+    if device.requires_device_id() && device_id.is_empty() {
         return Err(ApiError::missing("device_id"));
     }
-    let key = phone.clone();
+    let sign_in = SignIn {
+        phone: phone.clone(),
+        code,
+        device,
+        device_id,
+        ip,
+    };
     let data = actors
         .sessions
-        .send(
-            &key,
-            SignIn {
-                phone,
-                code,
-                device,
-                device_id: input.device_id,
-                ip,
-            },
-        )
+        .run(phone, |s| async move { s.sign_in(sign_in).await })
         .await?;
     Ok(Reply(data))
+}
+
+#[derive(Deserialize, Validate)]
+struct ProfileInput {
+    nickname: Option<String>,
 }
 
 #[utoipa::path(
@@ -97,8 +101,9 @@ pub async fn update_user_info(
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<ProfileData>> {
-    let nickname = match p.opt_str("nickname")? {
-        Some(n) => Some(Nickname::parse(n).ok_or(ApiError::Invalid(Invalid::Nickname))?),
+    let input: ProfileInput = p.parse()?;
+    let nickname = match input.nickname {
+        Some(n) => Some(Nickname::parse(&n).ok_or(ApiError::Invalid(Invalid::Nickname))?),
         None => None,
     };
     let avatar = match p.file("avatar") {
@@ -109,7 +114,7 @@ pub async fn update_user_info(
             Some(
                 web::block(move || process_avatar(&bytes, limits))
                     .await
-                    .map_err(|e| ApiError::internal("avatar worker failed", e))??,
+                    .map_err(|e| ApiError::internal("avatar worker", e))??,
             )
         }
         None => None,
@@ -117,47 +122,31 @@ pub async fn update_user_info(
     if nickname.is_none() && avatar.is_none() {
         return Err(ApiError::Invalid(Invalid::NothingToUpdate));
     }
+    let me = user.user_id;
     let data = actors
-        .relations
-        .send(
-            &user.user_id,
-            UpdateProfile {
-                user: user.user_id,
-                nickname,
-                avatar,
-            },
-        )
+        .sessions
+        .run(me, move |s| async move {
+            s.profiles().update(me, nickname, avatar).await
+        })
         .await?;
     Ok(Reply(data))
 }
 
-#[derive(Validate)]
+#[derive(Deserialize, Validate)]
 struct ImTokenInput {
     #[validate(custom(function = "act_shape"))]
     act: Option<String>,
     #[validate(length(max = 500))]
-    members: Vec<i64>,
+    members: Option<Vec<UserId>>,
 }
 
+/// `[a-z][a-z0-9_.]{0,63}` once trimmed.
 fn act_shape(s: &str) -> Result<(), validator::ValidationError> {
-    if valid_act(s) {
+    if valid_act(s.trim()) {
         Ok(())
     } else {
         Err(validator::ValidationError::new("act"))
     }
-}
-
-/// User ids from a list parameter: positive integers.
-fn user_ids(p: &Params, name: &'static str) -> ApiResult<Vec<i64>> {
-    p.opt_list(name)?
-        .unwrap_or_default()
-        .iter()
-        .map(|s| {
-            super::params::parse_int(s)
-                .filter(|v| *v > 0)
-                .ok_or_else(|| ApiError::param(name))
-        })
-        .collect()
 }
 
 #[utoipa::path(
@@ -176,29 +165,24 @@ pub async fn get_im_token(
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<String>> {
-    let input = ImTokenInput {
-        act: p.opt_str("act")?.map(|s| s.trim().to_owned()),
-        members: user_ids(&p, "members")?,
-    };
-    input.validate().map_err(validation_error)?;
+    let input: ImTokenInput = p.parse()?;
+    let act = input.act.map(|a| a.trim().to_owned());
+    let members = UserId::all(input.members.unwrap_or_default());
+    let me = user.user_id;
     let token = actors
         .sessions
-        .send(
-            &user.user_id,
-            IssueImToken {
-                user_id: user.user_id,
-                act: input.act,
-                members: input.members,
-            },
+        .run(
+            me,
+            move |s| async move { s.im_token(me, act, members).await },
         )
         .await?;
     Ok(Reply(token))
 }
 
-#[derive(Validate)]
+#[derive(Deserialize, Validate)]
 struct IdsInput {
     #[validate(length(min = 1, max = 100))]
-    unique_names: Vec<i64>,
+    unique_names: Vec<UserId>,
 }
 
 #[utoipa::path(
@@ -214,26 +198,25 @@ struct IdsInput {
 pub async fn search_by_unique_name(
     actors: web::Data<Actors>,
     Auth(user): Auth,
+    ClientIp(ip): ClientIp,
     p: Params,
 ) -> ApiResult<Reply<ContactPage>> {
-    let input = IdsInput {
-        unique_names: user_ids(&p, "unique_names")?,
-    };
-    if input.unique_names.is_empty() {
-        return Err(ApiError::missing("unique_names"));
-    }
-    input.validate().map_err(validation_error)?;
+    let input: IdsInput = p.parse()?;
+    let ids = UserId::all(input.unique_names);
+    let me = user.user_id;
     let page = actors
         .relations
-        .send(
-            &user.user_id,
-            SearchByIds {
-                caller: user.user_id,
-                ids: input.unique_names,
-            },
+        .run(
+            me,
+            move |s| async move { s.search_by_ids(me, ip, ids).await },
         )
         .await?;
     Ok(Reply(page))
+}
+
+#[derive(Deserialize, Validate)]
+struct NicknameInput {
+    nickname: String,
 }
 
 #[utoipa::path(
@@ -249,18 +232,19 @@ pub async fn search_by_unique_name(
 pub async fn search_by_nickname(
     actors: web::Data<Actors>,
     Auth(user): Auth,
+    ClientIp(ip): ClientIp,
     p: Params,
 ) -> ApiResult<Reply<Contact>> {
-    let nickname = p.str("nickname")?.to_owned();
+    let input: NicknameInput = p.parse()?;
+    // No valid nickname is anybody's.
+    let nickname =
+        Nickname::parse(&input.nickname).ok_or(ApiError::Invalid(Invalid::NicknameNotFound))?;
+    let me = user.user_id;
     let contact = actors
         .relations
-        .send(
-            &user.user_id,
-            SearchByNickname {
-                caller: user.user_id,
-                nickname,
-            },
-        )
+        .run(me, move |s| async move {
+            s.search_by_nickname(me, ip, nickname).await
+        })
         .await?;
     Ok(Reply(contact))
 }
@@ -273,7 +257,9 @@ pub async fn search_by_nickname(
     responses((status = 200, description = "Envelope; data \"ok\""))
 )]
 pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Reply<&'static str>> {
-    let key = user.user_id;
-    actors.sessions.send(&key, Logout(user)).await?;
+    actors
+        .sessions
+        .run(user.user_id, |s| async move { s.logout(user).await })
+        .await?;
     Ok(ok())
 }

@@ -75,13 +75,9 @@ pub fn render<T: Serialize>(status: StatusCode, code: u16, message: &str, data: 
         request_id: &ctx.request_id,
     };
     if let Err(e) = serde_json::to_writer(&mut body, &envelope) {
-        tracing::error!(error = %e, "response serialization failed");
-        return render(
-            StatusCode::OK,
-            500,
-            &ApiError::Internal.message(ctx.lang),
-            (),
-        );
+        let err = ApiError::internal("rendering the response", e);
+        err.log_cause(&ctx.request_id);
+        return render(StatusCode::OK, 500, &err.message(ctx.lang), ());
     }
     let mut res = HttpResponse::build(status)
         .insert_header((
@@ -114,9 +110,11 @@ impl ResponseError for ApiError {
         StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::OK)
     }
 
+    /// The edge: the one place an error's cause is logged.
     fn error_response(&self) -> HttpResponse {
-        let lang = current().lang;
-        let mut res = render(self.status_code(), self.code(), &self.message(lang), ());
+        let ctx = current();
+        self.log_cause(&ctx.request_id);
+        let mut res = render(self.status_code(), self.code(), &self.message(ctx.lang), ());
         if let ApiError::TooManyRequests { retry_after_secs } = self {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

@@ -9,10 +9,10 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::AppState;
-use crate::actors::session::{AuthUser, Authenticate};
 use crate::actors::Actors;
 use crate::domain::token::SessionToken;
 use crate::error::ApiError;
+use crate::services::session::AuthUser;
 
 /// The caller of a 🔒 route, from the `token` header (or `Authorization: Bearer`).
 pub struct Auth(pub AuthUser);
@@ -37,9 +37,12 @@ impl FromRequest for Auth {
         let actors = req.app_data::<web::Data<Actors>>().cloned();
         Box::pin(async move {
             let token = token.ok_or(ApiError::Unauthorized)?;
-            let actors = actors.ok_or_else(|| ApiError::internal("actors missing", ""))?;
+            let actors = actors.ok_or_else(|| ApiError::internal("app data", "no actors"))?;
             let hash = token.hash();
-            let user = actors.sessions.send(&hash, Authenticate(hash)).await?;
+            let user = actors
+                .sessions
+                .run(hash, move |s| async move { s.authenticate(hash).await })
+                .await?;
             Ok(Auth(user))
         })
     }

@@ -121,7 +121,7 @@ fn framework_error(status: StatusCode) -> ApiError {
             ApiError::UnsupportedMediaType(Unsupported::ContentType)
         }
         s if s.is_client_error() => ApiError::Invalid(crate::error::Invalid::Body),
-        _ => ApiError::Internal,
+        s => ApiError::internal("the framework answered", s),
     }
 }
 

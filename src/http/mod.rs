@@ -3,38 +3,35 @@
 pub mod accessuser;
 pub mod envelope;
 pub mod extract;
+pub mod input;
 pub mod middleware;
 pub mod ops;
 pub mod params;
 pub mod relation;
 pub mod sms;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest};
+use serde::Deserialize;
 use utoipa::OpenApi;
 
-use crate::actors::relation::RelationService;
-use crate::actors::session::SessionService;
-use crate::actors::{Actors, Services};
+use crate::actors::Gauges;
 use crate::config::Settings;
 use crate::domain::jwt::JwtIssuer;
-use crate::domain::phone::{PhoneError, PhoneNumber};
+use crate::domain::phone::{PhoneError, PhoneNumber, TestNumbers};
 use crate::error::{ApiError, ApiResult, Invalid};
 use crate::media::AvatarLimits;
+use crate::services::Services;
 use crate::store::Db;
 
+/// What handlers share, besides the actors (which each worker keeps in its app data).
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub services: Services,
-    /// The shared shards when actors run on dedicated threads (`actors.threads > 0`);
-    /// otherwise each HTTP worker has its own, in its app data.
-    pub dedicated_actors: Option<web::Data<Actors>>,
-    pub session_service: Arc<SessionService>,
-    pub relation_service: Arc<RelationService>,
-    pub test_numbers: HashMap<(String, String), String>,
+    pub gauges: Gauges,
+    pub test_numbers: TestNumbers,
     pub avatar_limits: AvatarLimits,
     pub broker: Arc<crate::broker::BrokerStatus>,
     /// Signs the IM tokens; here for the JWKS route.
@@ -42,19 +39,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A configured test number as given, anything else by libphonenumber's rules.
+    /// A number a client gave (see `TestNumbers::parse`), or code 1 `无效的号码`.
     pub fn parse_phone(&self, nation_code: &str, phone: &str) -> ApiResult<PhoneNumber> {
-        if let Some(p) = PhoneNumber::unchecked(nation_code, phone) {
-            if self
-                .test_numbers
-                .contains_key(&(p.nation_code().to_owned(), p.national().to_owned()))
-            {
-                return Ok(p);
-            }
-        }
-        PhoneNumber::parse(nation_code, phone).map_err(|e| match e {
-            PhoneError::Invalid | PhoneError::NotMobile => ApiError::Invalid(Invalid::Phone),
-        })
+        self.test_numbers
+            .parse(nation_code, phone)
+            .map_err(|e| match e {
+                PhoneError::Invalid | PhoneError::NotMobile => ApiError::Invalid(Invalid::Phone),
+            })
     }
 
     pub fn broker_state(&self) -> &'static str {
@@ -63,36 +54,58 @@ impl AppState {
 
     /// Gauges read at scrape time.
     pub async fn record_gauges(&self) {
-        for g in &self.services.gauges {
-            g.record();
-        }
-        self.session_service.cache.record_metrics();
-        self.relation_service.profiles.record_metrics();
-        self.relation_service.lists.record_metrics();
+        self.gauges.record();
+        self.services.record_metrics();
         self.db.record_pool_gauges();
         crate::broker::record_outbox_gauges(&self.db).await;
     }
 }
 
-/// The first failed field of a `validator` check, as code 1 naming it.
+/// A user id a client gave: a positive integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl UserId {
+    pub fn all(ids: Vec<UserId>) -> Vec<i64> {
+        ids.into_iter().map(|u| u.0).collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for UserId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match i64::deserialize(d)? {
+            n if n > 0 => Ok(UserId(n)),
+            _ => Err(serde::de::Error::custom("a user id is a positive integer")),
+        }
+    }
+}
+
+/// The first failed field of a `validator` check, as code 1 naming it: a list with
+/// too many items says so, an empty one where items are required is missing.
 pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
     let mut fields: Vec<_> = errors.field_errors().into_iter().collect();
     fields.sort_by(|a, b| a.0.cmp(&b.0));
-    match fields.first() {
-        Some((name, errs)) => {
-            let too_long = errs.iter().any(|e| {
-                e.code == "length"
-                    && e.params.contains_key("max")
-                    && e.params.get("value").is_some_and(|v| v.is_array())
-            });
-            if too_long {
-                ApiError::too_many(name.to_string())
-            } else {
-                ApiError::param(name.to_string())
-            }
+    let Some((name, errs)) = fields.first() else {
+        return ApiError::Invalid(Invalid::Body);
+    };
+    let items = |e: &validator::ValidationError| {
+        e.params
+            .get("value")
+            .and_then(|v| v.as_array())
+            .map(Vec::len)
+    };
+    let bound = |e: &validator::ValidationError, k: &str| {
+        e.params.get(k).and_then(|v| v.as_u64()).map(|n| n as usize)
+    };
+    for e in errs.iter().filter(|e| e.code == "length") {
+        match (items(e), bound(e, "min"), bound(e, "max")) {
+            (Some(n), _, Some(max)) if n > max => return ApiError::too_many(name.to_string()),
+            (Some(0), Some(_), _) => return ApiError::missing(name.to_string()),
+            _ => {}
         }
-        None => ApiError::Invalid(Invalid::Body),
     }
+    ApiError::param(name.to_string())
 }
 
 #[derive(OpenApi)]

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use super::envelope::Reply;
 use super::params::Params;
 use super::AppState;
-use crate::error::{ApiError, ApiResult, Dependency, Invalid};
+use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
 use crate::store::outbox;
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Envelope; data \"ok\" while the process runs")))]
@@ -37,13 +37,12 @@ pub struct Backlog {
 
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "Envelope; code 0 when the database answers, data {database: \"up\", broker: \"disabled\"|\"connecting\"|\"up\"|\"down\", outbox: {backlog, oldest_age_seconds}}; 503 when the database does not answer. A broker outage does not make the server unready: events wait in the outbox")))]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<Reply<Readiness>> {
-    let (backlog, oldest_age_seconds) = match crate::broker::outbox_backlog(&state.db).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: database unreachable");
-            return Err(ApiError::Unavailable(Dependency::Database));
-        }
-    };
+    let (backlog, oldest_age_seconds) =
+        crate::broker::outbox_backlog(&state.db)
+            .await
+            .map_err(|e| {
+                ApiError::Unavailable(Dependency::Database, Some(Cause::new("readiness", e)))
+            })?;
     Ok(Reply(Readiness {
         database: "up",
         broker: state.broker_state(),
@@ -116,7 +115,7 @@ pub async fn replay_events(
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {
         let seq = row.seq.unwrap_or_default();
-        let body = crate::events::render_body(
+        let body = crate::domain::event::render_body(
             &row.event_id,
             seq,
             &row.event_type,

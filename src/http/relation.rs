@@ -1,16 +1,23 @@
 //! `relation/*`: follow and block, lists, phone contacts.
 
 use actix_web::web;
+use serde::Deserialize;
 use validator::Validate;
 
 use super::envelope::{ok, Reply};
-use super::extract::Auth;
+use super::extract::{Auth, ClientIp};
 use super::params::Params;
-use super::validation_error;
-use crate::actors::relation::{ContactPage, Contacts, ListPage, Operate, PhoneContact};
 use crate::actors::Actors;
 use crate::domain::relation::{ListKind, RelationOp};
 use crate::error::{ApiError, ApiResult, Invalid};
+use crate::services::relation::{ContactPage, PhoneContact};
+
+#[derive(Deserialize, Validate)]
+struct OperationInput {
+    to_user_id: i64,
+    #[serde(rename = "type")]
+    op: String,
+}
 
 #[utoipa::path(
     post,
@@ -28,32 +35,28 @@ pub async fn operation(
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<&'static str>> {
-    let to = p.i64("to_user_id")?;
+    let input: OperationInput = p.parse()?;
+    let to = input.to_user_id;
     if to <= 0 {
         return Err(ApiError::Invalid(Invalid::UnknownUser));
     }
-    let op = RelationOp::parse(p.str("type")?).ok_or_else(|| ApiError::param("type"))?;
-    let (a, b) = (user.user_id.min(to), user.user_id.max(to));
+    let op = RelationOp::parse(&input.op).ok_or_else(|| ApiError::param("type"))?;
+    let me = user.user_id;
     actors
         .relations
-        .send(
-            &(a, b),
-            Operate {
-                from: user.user_id,
-                to,
-                op,
-            },
-        )
+        .run(me, move |s| async move { s.operate(me, to, op).await })
         .await?;
     Ok(ok())
 }
 
-#[derive(Validate)]
+#[derive(Deserialize, Validate)]
 struct ListInput {
+    #[serde(rename = "type")]
+    kind: String,
     #[validate(range(min = 1, max = 1_000_000))]
-    page: i64,
+    page: Option<i64>,
     #[validate(range(min = 1, max = 100))]
-    size: i64,
+    size: Option<i64>,
 }
 
 #[utoipa::path(
@@ -73,28 +76,24 @@ pub async fn follow_list(
     Auth(user): Auth,
     p: Params,
 ) -> ApiResult<Reply<ContactPage>> {
-    let kind = ListKind::parse_list_type(p.str("type")?).ok_or_else(|| ApiError::param("type"))?;
-    let input = ListInput {
-        page: p.opt_i64("page")?.unwrap_or(1),
-        size: p.opt_i64("size")?.unwrap_or(20),
-    };
-    input.validate().map_err(validation_error)?;
+    let input: ListInput = p.parse()?;
+    let kind = ListKind::parse_list_type(&input.kind).ok_or_else(|| ApiError::param("type"))?;
+    let (page, size) = (
+        input.page.unwrap_or(1) as u64,
+        input.size.unwrap_or(20) as u64,
+    );
+    let me = user.user_id;
     let page = actors
         .relations
-        .send(
-            &user.user_id,
-            ListPage {
-                user: user.user_id,
-                kind,
-                page: input.page as u64,
-                size: input.size as u64,
-            },
+        .run(
+            me,
+            move |s| async move { s.page(me, kind, page, size).await },
         )
         .await?;
     Ok(Reply(page))
 }
 
-#[derive(Validate)]
+#[derive(Deserialize, Validate)]
 struct ContactsInput {
     #[validate(length(min = 1, max = 100))]
     phones: Vec<String>,
@@ -113,24 +112,16 @@ struct ContactsInput {
 pub async fn contact_list(
     actors: web::Data<Actors>,
     Auth(user): Auth,
+    ClientIp(ip): ClientIp,
     p: Params,
 ) -> ApiResult<Reply<Vec<PhoneContact>>> {
-    let input = ContactsInput {
-        phones: p.opt_list("phones")?.unwrap_or_default(),
-    };
-    if input.phones.is_empty() {
-        return Err(ApiError::missing("phones"));
-    }
-    input.validate().map_err(validation_error)?;
+    let input: ContactsInput = p.parse()?;
+    let me = user.user_id;
     let list = actors
         .relations
-        .send(
-            &user.user_id,
-            Contacts {
-                caller: user.user_id,
-                phones: input.phones,
-            },
-        )
+        .run(me, move |s| async move {
+            s.contacts(me, ip, input.phones).await
+        })
         .await?;
     Ok(Reply(list))
 }

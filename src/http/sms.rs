@@ -1,14 +1,21 @@
 //! `POST sms/send`.
 
 use actix_web::web;
+use serde::Deserialize;
+use validator::Validate;
 
 use super::envelope::{ok, Reply};
 use super::extract::ClientIp;
 use super::params::Params;
 use super::AppState;
-use crate::actors::sms::SendCode;
 use crate::actors::Actors;
 use crate::error::ApiResult;
+
+#[derive(Deserialize, Validate)]
+struct SendInput {
+    nation_code: String,
+    phone: String,
+}
 
 #[utoipa::path(
     post,
@@ -26,8 +33,14 @@ pub async fn send(
     ClientIp(ip): ClientIp,
     p: Params,
 ) -> ApiResult<Reply<&'static str>> {
-    let phone = state.parse_phone(p.str("nation_code")?, p.str("phone")?)?;
-    let key = phone.clone();
-    actors.sms.send(&key, SendCode { phone, ip }).await?;
+    let input: SendInput = p.parse()?;
+    let phone = state.parse_phone(&input.nation_code, &input.phone)?;
+    actors
+        .sms
+        .run(
+            phone.clone(),
+            move |s| async move { s.send(phone, ip).await },
+        )
+        .await?;
     Ok(ok())
 }

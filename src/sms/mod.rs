@@ -79,7 +79,7 @@ impl SmsProvider for FileProvider {
                 "nation_code": msg.phone.nation_code(),
                 "phone": msg.phone.national(),
                 "code": msg.code,
-                "sent_at": crate::events::rfc3339(crate::domain::now_ms()),
+                "sent_at": crate::domain::event::rfc3339(crate::domain::now_ms()),
             }))
             .map_err(|e| SmsError(e.to_string()))?;
             line.push('\n');

@@ -22,27 +22,33 @@ use sea_orm::{
 };
 
 use super::Db;
-use crate::events::Event;
+use crate::domain::event::Event;
+use crate::domain::now_ms;
 
 /// The advisory lock key of the barrier (PostgreSQL).
 const BARRIER_KEY: i64 = 731_180_642;
 const LEASE_ROW: &str = "outbox";
 const BARRIER_ROW: &str = "barrier";
 
-/// Writes events; call inside the transaction of the change they describe.
+/// Writes events, each with a fresh id (UUID v7) and the time; call inside the
+/// transaction of the change they describe.
 pub async fn insert_all(c: &impl ConnectionTrait, events: &[Event]) -> Result<(), DbErr> {
     if events.is_empty() {
         return Ok(());
     }
     hold_barrier(c).await?;
-    let rows = events.iter().map(|e| outbox::ActiveModel {
-        event_id: Set(e.id.to_string()),
-        event_type: Set(e.event_type.to_owned()),
-        data: Set(e.data.to_string()),
-        occurred_at: Set(e.occurred_at),
-        seq: Set(None),
-        published_at: Set(None),
-        ..Default::default()
+    let now = now_ms();
+    let rows = events.iter().map(|e| {
+        let stored = e.stored();
+        outbox::ActiveModel {
+            event_id: Set(uuid::Uuid::now_v7().to_string()),
+            event_type: Set(stored.event_type),
+            data: Set(stored.data),
+            occurred_at: Set(now),
+            seq: Set(None),
+            published_at: Set(None),
+            ..Default::default()
+        }
     });
     outbox::Entity::insert_many(rows)
         .exec_without_returning(c)

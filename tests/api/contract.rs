@@ -385,40 +385,6 @@ async fn operations_endpoints() {
 }
 
 #[actix_web::test]
-async fn a_crashed_actor_restarts_and_the_server_keeps_answering() {
-    use im_access::actors::Crash;
-    // Dedicated actor threads, so the test can reach the shards.
-    let Some(app) = crate::common::spawn_app_with(|s| s.actors.threads = 2).await else {
-        return;
-    };
-    let a = app.new_user().await;
-    let b = app.new_user().await;
-    let actors = app
-        .state
-        .dedicated_actors
-        .clone()
-        .expect("dedicated actors");
-    // Crash every shard of every actor kind, as a bug in a handler would: at once,
-    // and after the handler waited (answered from the actor's context, not the message).
-    for crash in [|| Crash::Now, || Crash::AfterAwait] {
-        for i in 0..16u64 {
-            let err = actors.relations.send(&i, crash()).await.unwrap_err();
-            assert_eq!(err.code(), 500);
-            let err = actors.sessions.send(&i, crash()).await.unwrap_err();
-            assert_eq!(err.code(), 500);
-            let err = actors.sms.send(&i, crash()).await.unwrap_err();
-            assert_eq!(err.code(), 500);
-        }
-    }
-    // Everything still answers.
-    let v = app.relate(&a, b.user_id, "follow").await;
-    assert_envelope(&v, 0);
-    assert_eq!(app.list_ids(&a, "follow").await, vec![b.user_id]);
-    let c = app.new_user().await;
-    assert!(c.user_id > b.user_id);
-}
-
-#[actix_web::test]
 async fn cors_allows_only_configured_origins() {
     let Some(app) = crate::common::spawn_app_with(|s| {
         s.server.cors_allowed_origins = vec!["https://app.example.com".into()];

@@ -1,27 +1,28 @@
-//! `SessionActor`: sign-in by SMS code, session lookups, logout and IM tokens.
+//! Sessions: sign-in by SMS code, session lookups, logout and IM tokens; and, as the
+//! user's own account, their profile (`profiles`).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::prelude::*;
 use serde::Serialize;
 
+use super::profile::ProfileService;
 use super::relation::RelationService;
-use super::{handle, supervised_actor, Crash, MailboxGauge};
+use super::Deps;
 use crate::cache::NearCache;
 use crate::config::Settings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
 use crate::domain::device::Device;
+use crate::domain::event::{Event, RevokeReason};
 use crate::domain::jwt::JwtIssuer;
 use crate::domain::nickname::Nickname;
 use crate::domain::now_ms;
-use crate::domain::phone::PhoneNumber;
+use crate::domain::phone::{PhoneNumber, TestNumbers};
 use crate::domain::token::{SessionToken, TokenHash};
 use crate::error::{ApiError, ApiResult, Invalid};
-use crate::events::{Event, OutboxSignal, RevokeReason};
+use crate::events::OutboxSignal;
 use crate::media::storage::LocalStorage;
 use crate::store::rate::{self, Limit};
 use crate::store::{outbox, sessions, sms as codes, users, Db, TxError};
@@ -79,21 +80,12 @@ pub struct SessionService {
     jwt: JwtIssuer,
     storage: LocalStorage,
     signal: OutboxSignal,
-    test_numbers: HashMap<(String, String), String>,
+    test_numbers: TestNumbers,
     /// Token hash → session; `None` remembers an unknown token (they are random, so an
     /// unknown one never becomes valid).
-    pub(crate) cache: NearCache<TokenHash, Option<Arc<SessionEntry>>>,
+    cache: NearCache<TokenHash, Option<Arc<SessionEntry>>>,
+    profiles: Arc<ProfileService>,
     relations: Arc<RelationService>,
-}
-
-pub struct SessionDeps {
-    pub db: Db,
-    pub settings: Arc<Settings>,
-    pub hasher: CodeHasher,
-    pub jwt: JwtIssuer,
-    pub storage: LocalStorage,
-    pub signal: OutboxSignal,
-    pub relations: Arc<RelationService>,
 }
 
 fn session_ttl_ms(settings: &Settings) -> i64 {
@@ -112,19 +104,25 @@ struct SignedIn {
 }
 
 impl SessionService {
-    pub fn new(d: SessionDeps) -> Self {
+    pub fn new(d: &Deps, profiles: Arc<ProfileService>, relations: Arc<RelationService>) -> Self {
         let c = &d.settings.cache;
         SessionService {
             cache: NearCache::new("sessions", c.sessions, Duration::from_secs(c.ttl_secs)),
-            test_numbers: super::sms::test_number_map(&d.settings.sms),
-            db: d.db,
-            settings: d.settings,
-            hasher: d.hasher,
-            jwt: d.jwt,
-            storage: d.storage,
-            signal: d.signal,
-            relations: d.relations,
+            test_numbers: d.test_numbers.clone(),
+            db: d.db.clone(),
+            settings: d.settings.clone(),
+            hasher: d.codes.clone(),
+            jwt: d.jwt.clone(),
+            storage: d.storage.clone(),
+            signal: d.signal.clone(),
+            profiles,
+            relations,
         }
+    }
+
+    /// The user's profile, as the user changes it (updateuserinfo).
+    pub fn profiles(&self) -> &ProfileService {
+        &self.profiles
     }
 
     pub async fn authenticate(&self, hash: TokenHash) -> ApiResult<AuthUser> {
@@ -186,8 +184,7 @@ impl SessionService {
             3_600,
             self.settings.sms.verify_per_ip_hourly,
         )];
-        let key = (phone.nation_code().to_owned(), phone.national().to_owned());
-        let fixed = self.test_numbers.get(&key).cloned();
+        let fixed = self.test_numbers.code(phone).map(str::to_owned);
         let max = self.settings.sms.max_attempts as i32;
 
         /// What the transaction found; decided outside so that the counted try and
@@ -239,10 +236,10 @@ impl SessionService {
                 if ok {
                     Ok(Verified { code_row: None })
                 } else {
-                    Err(ApiError::Invalid(Invalid::UserInfo))
+                    Err(ApiError::Invalid(Invalid::CheckCode))
                 }
             }
-            Check::NoLiveCode => Err(ApiError::Invalid(Invalid::UserInfo)),
+            Check::NoLiveCode => Err(ApiError::Invalid(Invalid::CheckCode)),
             // Burned until a new code is sent: retry once the send cooldown has passed.
             Check::Burned(sent_at) => Err(ApiError::TooManyRequests {
                 retry_after_secs: ((sent_at + self.settings.sms.cooldown_secs as i64 * 1000 - now)
@@ -252,10 +249,12 @@ impl SessionService {
             Check::Tried(row) if self.hasher.verify(phone, code, &row.code_hash) => Ok(Verified {
                 code_row: Some((row.id, row.code_hash)),
             }),
-            Check::Tried(_) => Err(ApiError::Invalid(Invalid::UserInfo)),
+            Check::Tried(_) => Err(ApiError::Invalid(Invalid::CheckCode)),
         }
     }
 
+    /// signinbysms: checks the code, creates the user on a first sign-in, and opens a
+    /// session on the device type (ending the one it had).
     pub async fn sign_in(&self, m: SignIn) -> ApiResult<SignInData> {
         let verified = self.verify_code(&m.phone, &m.code, m.ip).await?;
         let now = now_ms();
@@ -274,7 +273,7 @@ impl SessionService {
                 Box::pin(async move {
                     if let Some((id, hash)) = &code_row {
                         if !codes::consume(txn, *id, hash, now).await? {
-                            return Err(TxError::Api(ApiError::Invalid(Invalid::UserInfo)));
+                            return Err(TxError::Api(ApiError::Invalid(Invalid::CheckCode)));
                         }
                     }
                     let (user, first) = match users::find_by_phone_for_update(txn, &phone).await? {
@@ -282,7 +281,14 @@ impl SessionService {
                         None => {
                             let nick = Nickname::random();
                             let u = users::insert(txn, &phone, nick.as_str(), now).await?;
-                            outbox::insert(txn, &Event::user_created(u.id, &u.nickname)).await?;
+                            outbox::insert(
+                                txn,
+                                &Event::UserCreated {
+                                    user_id: u.id,
+                                    nickname: u.nickname.clone(),
+                                },
+                            )
+                            .await?;
                             (u, true)
                         }
                     };
@@ -291,12 +297,12 @@ impl SessionService {
                         sessions::delete(txn, old.id).await?;
                         outbox::insert(
                             txn,
-                            &Event::session_revoked(
-                                user.id,
-                                device,
-                                &old.device_id,
-                                RevokeReason::Replaced,
-                            ),
+                            &Event::SessionRevoked {
+                                user_id: user.id,
+                                device: device.to_owned(),
+                                device_id: old.device_id.clone(),
+                                reason: RevokeReason::Replaced,
+                            },
                         )
                         .await?;
                         replaced = TokenHash::from_hex(&old.token_hash);
@@ -350,6 +356,7 @@ impl SessionService {
         })
     }
 
+    /// logout: ends the caller's session.
     pub async fn logout(&self, auth: AuthUser) -> ApiResult<()> {
         self.db
             .write(|txn| {
@@ -359,12 +366,12 @@ impl SessionService {
                     if sessions::delete(txn, auth.session.id).await? {
                         outbox::insert(
                             txn,
-                            &Event::session_revoked(
-                                auth.user_id,
-                                &auth.session.device,
-                                &auth.session.device_id,
-                                RevokeReason::Logout,
-                            ),
+                            &Event::SessionRevoked {
+                                user_id: auth.user_id,
+                                device: auth.session.device.clone(),
+                                device_id: auth.session.device_id.clone(),
+                                reason: RevokeReason::Logout,
+                            },
                         )
                         .await?;
                     }
@@ -377,6 +384,7 @@ impl SessionService {
         Ok(())
     }
 
+    /// getimtoken: a login `im_token`, or an action token for `act` and its members.
     pub async fn im_token(
         &self,
         user_id: i64,
@@ -391,9 +399,7 @@ impl SessionService {
         };
         if !members.is_empty() {
             // A read of the relation directory's caches; no ordering to keep.
-            self.relations
-                .check_members(user_id, members.clone())
-                .await?;
+            self.relations.check_members(user_id, &members).await?;
         }
         let members: Vec<String> = members.iter().map(i64::to_string).collect();
         self.jwt
@@ -401,40 +407,35 @@ impl SessionService {
             .map_err(|e| ApiError::internal("signing action token failed", e))
     }
 
-    /// Drops the cached sessions of a user on a device type (a revocation seen on the
-    /// event stream from another process).
-    pub fn forget_device(&self, user_id: i64, device: &str) {
-        let device = device.to_owned();
-        self.cache.invalidate_if(move |_, v| {
-            v.as_ref()
-                .is_some_and(|s| s.user_id == user_id && s.device == device)
-        });
+    /// Drops the cached sessions of a user on a device type when another process
+    /// revoked one (the event names the device, not the token).
+    pub(super) fn apply(&self, event: &Event) {
+        if let Event::SessionRevoked {
+            user_id, device, ..
+        } = event
+        {
+            let (user_id, device) = (*user_id, device.clone());
+            self.cache.invalidate_if(move |_, v| {
+                v.as_ref()
+                    .is_some_and(|s| s.user_id == user_id && s.device == device)
+            });
+        }
+    }
+
+    pub(super) fn set_cache_enabled(&self, on: bool) {
+        self.cache.set_enabled(on);
+    }
+
+    pub(super) fn cache_enabled(&self) -> bool {
+        self.cache.enabled()
+    }
+
+    pub(super) fn record_metrics(&self) {
+        self.cache.record_metrics();
     }
 }
 
-pub struct SessionActor {
-    svc: Arc<SessionService>,
-    gauge: MailboxGauge,
-}
-
-impl SessionActor {
-    pub fn new(svc: Arc<SessionService>, gauge: MailboxGauge) -> Self {
-        SessionActor { svc, gauge }
-    }
-}
-
-impl Actor for SessionActor {
-    type Context = Context<Self>;
-}
-
-supervised_actor!(
-    SessionActor,
-    "session",
-    [Crash, SignIn, Authenticate, Logout, IssueImToken]
-);
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<SignInData>")]
+/// signinbysms's input, parsed.
 pub struct SignIn {
     pub phone: PhoneNumber,
     pub code: CheckCode,
@@ -442,25 +443,3 @@ pub struct SignIn {
     pub device_id: String,
     pub ip: IpAddr,
 }
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<AuthUser>")]
-pub struct Authenticate(pub TokenHash);
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<()>")]
-pub struct Logout(pub AuthUser);
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<String>")]
-pub struct IssueImToken {
-    pub user_id: i64,
-    pub act: Option<String>,
-    pub members: Vec<i64>,
-}
-
-handle!(SessionActor, "session", SignIn => SignInData, |svc, m| svc.sign_in(m));
-handle!(SessionActor, "session", Authenticate => AuthUser, |svc, m| svc.authenticate(m.0));
-handle!(SessionActor, "session", Logout => (), |svc, m| svc.logout(m.0));
-handle!(SessionActor, "session", IssueImToken => String, |svc, m| svc
-    .im_token(m.user_id, m.act, m.members));

@@ -1,82 +1,27 @@
-//! `RelationActor`: follows and blocks, the lists built from them, and the public
-//! profiles shown in those lists (nickname changes and avatars included).
+//! Follows and blocks, the lists built from them, and the lookups that show users
+//! (searches, phone contacts), which leave out whoever blocked the caller.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::prelude::*;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
-use super::{handle, supervised_actor, Crash, MailboxGauge};
+use super::profile::{Contact, Profile, ProfileService};
+use super::Deps;
 use crate::cache::NearCache;
 use crate::config::Settings;
+use crate::domain::event::Event;
 use crate::domain::nickname::Nickname;
 use crate::domain::now_ms;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::relation::{ListKind, RelationOp};
 use crate::error::{ApiError, ApiResult, Invalid};
-use crate::events::{self, Event, OutboxSignal};
-use crate::media::storage::LocalStorage;
-use crate::media::ProcessedAvatar;
+use crate::events::OutboxSignal;
 use crate::store::rate::{self, Limit};
 use crate::store::relations::{self, Edge};
 use crate::store::{outbox, users, Db, TxError};
-
-/// What lists and searches show of a user, as cached: the contact's JSON object is
-/// rendered once, when loaded, because lists write it far more often than it changes.
-#[derive(Debug)]
-pub struct Profile {
-    pub user_id: i64,
-    pub nation_code: Box<str>,
-    /// `{"nickname":…,"avatar":…,"user_id":…}`
-    json: Box<RawValue>,
-    /// Set once this copy has left the profile cache or was never kept in it (see
-    /// `crate::cache`): pages holding it must be rebuilt.
-    retired: AtomicBool,
-}
-
-impl Profile {
-    pub fn new(u: entity::user::Model, storage: &LocalStorage) -> Self {
-        let contact = ContactJson {
-            nickname: &u.nickname,
-            avatar: u.avatar.as_deref().map(|k| storage.url(k)),
-            user_id: u.id,
-        };
-        Profile {
-            user_id: u.id,
-            // Plain strings and an integer always render.
-            json: serde_json::value::to_raw_value(&contact)
-                .unwrap_or_else(|_| RawValue::NULL.to_owned()),
-            nation_code: u.nation_code.into(),
-            retired: AtomicBool::new(false),
-        }
-    }
-
-    fn current(&self) -> bool {
-        !self.retired.load(Ordering::Acquire)
-    }
-}
-
-#[derive(Serialize)]
-struct ContactJson<'a> {
-    nickname: &'a str,
-    avatar: Option<String>,
-    user_id: i64,
-}
-
-/// A contact as lists show it: `{nickname, avatar, user_id}` written straight from the
-/// cached profile.
-#[derive(Clone, Debug)]
-pub struct Contact(pub Arc<Profile>);
-
-impl Serialize for Contact {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.json.serialize(s)
-    }
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PhoneContact {
@@ -158,12 +103,13 @@ impl std::ops::Deref for CachedList {
     }
 }
 
-/// updateuserinfo's `data`: `user_id` is a string there, as in the seed.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProfileData {
-    pub nickname: String,
-    pub avatar: Option<String>,
-    pub user_id: String,
+/// What one cached list costs in bytes, moka's bookkeeping included (measured with
+/// `examples/cache_footprint.rs`: 517 B for 10 ids), so `relation_list_bytes` bounds
+/// real memory: the entry, its ids, and a default-size page of profile pointers.
+pub fn list_weight(ids: usize) -> u32 {
+    const ENTRY: usize = 290 + std::mem::size_of::<CachedList>() + 16;
+    let page = 16 + 8 * ids.min(20);
+    (ENTRY + page + ids.saturating_mul(8)).min(u32::MAX as usize) as u32
 }
 
 type ListKey = (i64, ListKind);
@@ -171,35 +117,25 @@ type ListKey = (i64, ListKind);
 pub struct RelationService {
     db: Db,
     settings: Arc<Settings>,
-    storage: LocalStorage,
     signal: OutboxSignal,
-    pub(crate) lists: NearCache<ListKey, Arc<CachedList>>,
-    pub(crate) profiles: NearCache<i64, Arc<Profile>>,
+    profiles: Arc<ProfileService>,
+    lists: NearCache<ListKey, Arc<CachedList>>,
 }
 
 impl RelationService {
-    pub fn new(
-        db: Db,
-        settings: Arc<Settings>,
-        storage: LocalStorage,
-        signal: OutboxSignal,
-    ) -> Self {
-        let c = &settings.cache;
-        let ttl = Duration::from_secs(c.ttl_secs);
+    pub fn new(d: &Deps, profiles: Arc<ProfileService>) -> Self {
+        let c = &d.settings.cache;
         RelationService {
             lists: NearCache::weighted(
                 "relation_lists",
                 c.relation_list_bytes,
-                ttl,
+                Duration::from_secs(c.ttl_secs),
                 |_, v: &Arc<CachedList>| list_weight(v.len()),
             ),
-            profiles: NearCache::retiring("profiles", c.profiles, ttl, |p: &Arc<Profile>| {
-                p.retired.store(true, Ordering::Release)
-            }),
-            db,
-            settings,
-            storage,
-            signal,
+            db: d.db.clone(),
+            settings: d.settings.clone(),
+            signal: d.signal.clone(),
+            profiles,
         }
     }
 
@@ -232,37 +168,14 @@ impl RelationService {
             .await
     }
 
-    /// Profiles of `ids`, in that order; ids with no user are left out.
-    pub async fn profiles(&self, ids: &[i64]) -> ApiResult<Vec<Arc<Profile>>> {
-        let found = self
-            .profiles
-            .get_many_or_load(ids, |missing| async move {
-                let rows = users::find_many(&self.db.conn(), &missing).await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|u| (u.id, Arc::new(Profile::new(u, &self.storage))))
-                    .collect())
-            })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
-    }
-
-    pub async fn profile(&self, id: i64) -> ApiResult<Option<Arc<Profile>>> {
-        Ok(self.profiles(&[id]).await?.into_iter().next())
-    }
-
-    async fn forget_pair(&self, a: i64, b: i64) {
-        self.forget_user_lists(a).await;
-        self.forget_user_lists(b).await;
-    }
-
-    /// Drops what the cache holds about a user (an event from another process).
-    pub async fn forget_user_lists(&self, user: i64) {
+    /// Drops a user's cached lists.
+    async fn forget_lists(&self, user: i64) {
         for kind in ListKind::ALL {
             self.lists.invalidate(&(user, kind)).await;
         }
     }
 
+    /// follow, unfollow, block, unblock (API.md "relation/operation").
     pub async fn operate(&self, from: i64, to: i64, op: RelationOp) -> ApiResult<()> {
         if from == to {
             return Err(ApiError::Invalid(Invalid::SelfRelation));
@@ -288,31 +201,31 @@ impl RelationService {
                                 return Err(TxError::Api(ApiError::Blocked));
                             }
                             if relations::delete(txn, Edge::Block, from, to).await? {
-                                evs.push(Event::relation(events::RELATION_UNBLOCKED, from, to));
+                                evs.push(unblocked(from, to));
                             }
                             if relations::insert(txn, Edge::Follow, from, to, now).await? {
-                                evs.push(Event::relation(events::RELATION_FOLLOWED, from, to));
+                                evs.push(followed(from, to));
                             }
                         }
                         RelationOp::Unfollow => {
                             if relations::delete(txn, Edge::Follow, from, to).await? {
-                                evs.push(Event::relation(events::RELATION_UNFOLLOWED, from, to));
+                                evs.push(unfollowed(from, to));
                             }
                         }
                         RelationOp::Block => {
                             if relations::delete(txn, Edge::Follow, from, to).await? {
-                                evs.push(Event::relation(events::RELATION_UNFOLLOWED, from, to));
+                                evs.push(unfollowed(from, to));
                             }
                             if relations::delete(txn, Edge::Follow, to, from).await? {
-                                evs.push(Event::relation(events::RELATION_UNFOLLOWED, to, from));
+                                evs.push(unfollowed(to, from));
                             }
                             if relations::insert(txn, Edge::Block, from, to, now).await? {
-                                evs.push(Event::relation(events::RELATION_BLOCKED, from, to));
+                                evs.push(blocked(from, to));
                             }
                         }
                         RelationOp::Unblock => {
                             if relations::delete(txn, Edge::Block, from, to).await? {
-                                evs.push(Event::relation(events::RELATION_UNBLOCKED, from, to));
+                                evs.push(unblocked(from, to));
                             }
                         }
                     }
@@ -323,11 +236,13 @@ impl RelationService {
             .await?;
         if changed {
             self.signal.committed();
-            self.forget_pair(from, to).await;
+            self.forget_lists(from).await;
+            self.forget_lists(to).await;
         }
         Ok(())
     }
 
+    /// One page of a user's list, newest first (relation/followlist).
     pub async fn page(
         &self,
         user: i64,
@@ -355,6 +270,7 @@ impl RelationService {
             &ids[start as usize..(start.saturating_add(size)).min(total) as usize]
         };
         let list: Arc<[Contact]> = self
+            .profiles
             .profiles(slice)
             .await?
             .into_iter()
@@ -373,7 +289,8 @@ impl RelationService {
             .collect())
     }
 
-    async fn take_lookup_budget(&self, caller: i64) -> ApiResult<()> {
+    /// Lookups reveal who is registered: each caller has an hourly budget of them.
+    async fn take_lookup_budget(&self, caller: i64, _ip: IpAddr) -> ApiResult<()> {
         let now = now_ms();
         let budget = [Limit::new(
             format!("lookup:user:{caller}"),
@@ -392,12 +309,19 @@ impl RelationService {
         })
     }
 
-    pub async fn search_by_ids(&self, caller: i64, ids: Vec<i64>) -> ApiResult<ContactPage> {
-        self.take_lookup_budget(caller).await?;
+    /// searchbyuniquename: the users of `ids` in the order asked, one page.
+    pub async fn search_by_ids(
+        &self,
+        caller: i64,
+        ip: IpAddr,
+        ids: Vec<i64>,
+    ) -> ApiResult<ContactPage> {
+        self.take_lookup_budget(caller, ip).await?;
         let mut seen = HashSet::new();
         let ids: Vec<i64> = ids.into_iter().filter(|i| seen.insert(*i)).collect();
         let hidden = self.blocked_by(caller).await?;
         let list: Arc<[Contact]> = self
+            .profiles
             .profiles(&ids)
             .await?
             .into_iter()
@@ -416,22 +340,37 @@ impl RelationService {
         })
     }
 
-    pub async fn search_by_nickname(&self, caller: i64, nickname: String) -> ApiResult<Contact> {
-        self.take_lookup_budget(caller).await?;
-        let nick =
-            Nickname::parse(&nickname).ok_or(ApiError::Invalid(Invalid::NicknameNotFound))?;
+    /// searchbynickname: the first user with exactly this nickname who has not
+    /// blocked the caller.
+    pub async fn search_by_nickname(
+        &self,
+        caller: i64,
+        ip: IpAddr,
+        nickname: Nickname,
+    ) -> ApiResult<Contact> {
+        self.take_lookup_budget(caller, ip).await?;
         let hidden = self.blocked_by(caller).await?;
-        let found = users::find_by_nickname(&self.db.conn(), nick.as_str(), 50).await?;
+        let found = users::find_by_nickname(&self.db.conn(), nickname.as_str(), 50).await?;
         found
             .into_iter()
             .find(|u| !hidden.contains(&u.id))
-            .map(|u| Contact(Arc::new(Profile::new(u, &self.storage))))
+            .map(|u| Contact(self.profiles.uncached(u)))
             .ok_or(ApiError::Invalid(Invalid::NicknameNotFound))
     }
 
-    pub async fn contacts(&self, caller: i64, phones: Vec<String>) -> ApiResult<Vec<PhoneContact>> {
-        self.take_lookup_budget(caller).await?;
-        let me = self.profile(caller).await?.ok_or(ApiError::Unauthorized)?;
+    /// contactlist: which of the caller's phone contacts are registered.
+    pub async fn contacts(
+        &self,
+        caller: i64,
+        ip: IpAddr,
+        phones: Vec<String>,
+    ) -> ApiResult<Vec<PhoneContact>> {
+        self.take_lookup_budget(caller, ip).await?;
+        let me: Arc<Profile> = self
+            .profiles
+            .profile(caller)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         let parsed: Vec<(String, PhoneNumber)> = phones
             .into_iter()
             .filter_map(|raw| {
@@ -442,7 +381,7 @@ impl RelationService {
         let numbers: Vec<PhoneNumber> = parsed.iter().map(|(_, p)| p.clone()).collect();
         let rows = users::find_by_phones(&self.db.conn(), &numbers).await?;
         let hidden = self.blocked_by(caller).await?;
-        let by_phone: std::collections::HashMap<(String, String), entity::user::Model> = rows
+        let by_phone: HashMap<(String, String), entity::user::Model> = rows
             .into_iter()
             .map(|u| ((u.nation_code.clone(), u.phone.clone()), u))
             .collect();
@@ -456,7 +395,7 @@ impl RelationService {
                 }
                 Some(PhoneContact {
                     nickname: u.nickname.clone(),
-                    avatar: u.avatar.as_deref().map(|k| self.storage.url(k)),
+                    avatar: u.avatar.as_deref().map(|k| self.profiles.avatar_url(k)),
                     user_id: u.id,
                     phone: raw,
                 })
@@ -465,8 +404,8 @@ impl RelationService {
     }
 
     /// getimtoken's rule: every member exists and none has blocked the caller.
-    pub async fn check_members(&self, caller: i64, members: Vec<i64>) -> ApiResult<()> {
-        let mut distinct = members.clone();
+    pub async fn check_members(&self, caller: i64, members: &[i64]) -> ApiResult<()> {
+        let mut distinct = members.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
         let existing = users::count_existing(&self.db.conn(), &distinct).await?;
@@ -480,170 +419,53 @@ impl RelationService {
         Ok(())
     }
 
-    pub async fn update_profile(
-        &self,
-        user: i64,
-        nickname: Option<Nickname>,
-        avatar: Option<ProcessedAvatar>,
-    ) -> ApiResult<ProfileData> {
-        if nickname.is_none() && avatar.is_none() {
-            return Err(ApiError::Invalid(Invalid::NothingToUpdate));
-        }
-        let new_key = match avatar {
-            Some(a) => {
-                let key = LocalStorage::avatar_key(user, a.extension);
-                self.storage.put(&key, a.bytes).await?;
-                Some(key)
-            }
-            None => None,
-        };
-        let now = now_ms();
-        let storage = self.storage.clone();
-        let res = self
-            .db
-            .write(|txn| {
-                let nickname = nickname.clone();
-                let new_key = new_key.clone();
-                let storage = storage.clone();
-                Box::pin(async move {
-                    users::lock_users(txn, &[user]).await?;
-                    let current = users::find(txn, user)
-                        .await?
-                        .ok_or(TxError::Api(ApiError::Unauthorized))?;
-                    let nick = nickname
-                        .as_ref()
-                        .map(|n| n.as_str().to_owned())
-                        .unwrap_or(current.nickname.clone());
-                    let avatar = new_key.clone().or(current.avatar.clone());
-                    users::update_profile(
-                        txn,
-                        user,
-                        nickname.as_ref().map(|n| n.as_str()),
-                        new_key.as_deref(),
-                        now,
-                    )
-                    .await?;
-                    let url = avatar.as_deref().map(|k| storage.url(k));
-                    outbox::insert(txn, &Event::user_updated(user, &nick, url.as_deref())).await?;
-                    Ok((current.avatar, nick, url))
-                })
-            })
-            .await;
-        match res {
-            Ok((old_avatar, nick, url)) => {
-                self.signal.committed();
-                self.profiles.invalidate(&user).await;
-                if let (Some(old), Some(_)) = (old_avatar, &new_key) {
-                    self.storage.delete(&old).await;
-                }
-                Ok(ProfileData {
-                    nickname: nick,
-                    avatar: url,
-                    user_id: user.to_string(),
-                })
-            }
-            Err(e) => {
-                if let Some(k) = &new_key {
-                    self.storage.delete(k).await;
-                }
-                Err(e)
+    pub(super) async fn apply(&self, event: &Event) {
+        if matches!(
+            event,
+            Event::Followed { .. }
+                | Event::Unfollowed { .. }
+                | Event::Blocked { .. }
+                | Event::Unblocked { .. }
+        ) {
+            for user in event.users().into_iter().flatten() {
+                self.forget_lists(user).await;
             }
         }
     }
-}
 
-pub struct RelationActor {
-    svc: Arc<RelationService>,
-    gauge: MailboxGauge,
-}
+    pub(super) fn set_cache_enabled(&self, on: bool) {
+        self.lists.set_enabled(on);
+    }
 
-impl RelationActor {
-    pub fn new(svc: Arc<RelationService>, gauge: MailboxGauge) -> Self {
-        RelationActor { svc, gauge }
+    pub(super) fn record_metrics(&self) {
+        self.lists.record_metrics();
     }
 }
 
-impl Actor for RelationActor {
-    type Context = Context<Self>;
+fn followed(from_user_id: i64, to_user_id: i64) -> Event {
+    Event::Followed {
+        from_user_id,
+        to_user_id,
+    }
 }
 
-supervised_actor!(
-    RelationActor,
-    "relation",
-    [
-        Crash,
-        Operate,
-        ListPage,
-        SearchByIds,
-        SearchByNickname,
-        Contacts,
-        UpdateProfile
-    ]
-);
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<()>")]
-pub struct Operate {
-    pub from: i64,
-    pub to: i64,
-    pub op: RelationOp,
+fn unfollowed(from_user_id: i64, to_user_id: i64) -> Event {
+    Event::Unfollowed {
+        from_user_id,
+        to_user_id,
+    }
 }
 
-#[derive(Message)]
-#[rtype(result = "ApiResult<ContactPage>")]
-pub struct ListPage {
-    pub user: i64,
-    pub kind: ListKind,
-    pub page: u64,
-    pub size: u64,
+fn blocked(from_user_id: i64, to_user_id: i64) -> Event {
+    Event::Blocked {
+        from_user_id,
+        to_user_id,
+    }
 }
 
-#[derive(Message)]
-#[rtype(result = "ApiResult<ContactPage>")]
-pub struct SearchByIds {
-    pub caller: i64,
-    pub ids: Vec<i64>,
-}
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<Contact>")]
-pub struct SearchByNickname {
-    pub caller: i64,
-    pub nickname: String,
-}
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<Vec<PhoneContact>>")]
-pub struct Contacts {
-    pub caller: i64,
-    pub phones: Vec<String>,
-}
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<ProfileData>")]
-pub struct UpdateProfile {
-    pub user: i64,
-    pub nickname: Option<Nickname>,
-    pub avatar: Option<ProcessedAvatar>,
-}
-
-handle!(RelationActor, "relation", Operate => (), |svc, m| svc.operate(m.from, m.to, m.op));
-handle!(RelationActor, "relation", ListPage => ContactPage, |svc, m| svc
-    .page(m.user, m.kind, m.page, m.size));
-handle!(RelationActor, "relation", SearchByIds => ContactPage, |svc, m| svc
-    .search_by_ids(m.caller, m.ids));
-handle!(RelationActor, "relation", SearchByNickname => Contact, |svc, m| svc
-    .search_by_nickname(m.caller, m.nickname));
-handle!(RelationActor, "relation", Contacts => Vec<PhoneContact>, |svc, m| svc
-    .contacts(m.caller, m.phones));
-handle!(RelationActor, "relation", UpdateProfile => ProfileData, |svc, m| svc
-    .update_profile(m.user, m.nickname, m.avatar));
-
-/// What one cached list costs in bytes, moka's bookkeeping included (measured with
-/// `examples/cache_footprint.rs`: 517 B for 10 ids), so `relation_list_bytes` bounds
-/// real memory: the entry, its ids, and a default-size page of profile pointers.
-pub fn list_weight(ids: usize) -> u32 {
-    const ENTRY: usize = 290 + std::mem::size_of::<CachedList>() + 16;
-    let page = 16 + 8 * ids.min(20);
-    (ENTRY + page + ids.saturating_mul(8)).min(u32::MAX as usize) as u32
+fn unblocked(from_user_id: i64, to_user_id: i64) -> Event {
+    Event::Unblocked {
+        from_user_id,
+        to_user_id,
+    }
 }

@@ -1,17 +1,14 @@
-//! `SmsActor`: sends sign-in codes under the cooldown and the daily and hourly limits.
+//! Sign-in codes: sent under the cooldown and the daily and hourly limits.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix::prelude::*;
-
-use super::{handle, supervised_actor, Crash, MailboxGauge};
+use super::Deps;
 use crate::config::SmsSettings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
 use crate::domain::now_ms;
-use crate::domain::phone::PhoneNumber;
-use crate::error::{ApiError, ApiResult, Dependency, Invalid};
+use crate::domain::phone::{PhoneNumber, TestNumbers};
+use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
 use crate::sms::{SmsMessage, SmsProvider};
 use crate::store::rate::{self, Limit};
 use crate::store::{sms as codes, Db, TxError};
@@ -25,17 +22,12 @@ pub struct SmsService {
     settings: SmsSettings,
     hasher: CodeHasher,
     provider: Arc<dyn SmsProvider>,
-    test_numbers: HashMap<(String, String), String>,
+    test_numbers: TestNumbers,
 }
 
 impl SmsService {
-    pub fn new(
-        db: Db,
-        settings: SmsSettings,
-        hasher: CodeHasher,
-        provider: Arc<dyn SmsProvider>,
-    ) -> Self {
-        let test_numbers = test_number_map(&settings);
+    pub fn new(d: Deps) -> Self {
+        let settings = d.settings.sms.clone();
         SmsService {
             recent: moka::future::Cache::builder()
                 .max_capacity(100_000)
@@ -43,11 +35,11 @@ impl SmsService {
                     settings.cooldown_secs.max(1),
                 ))
                 .build(),
-            db,
+            db: d.db,
             settings,
-            hasher,
-            provider,
-            test_numbers,
+            hasher: d.codes,
+            provider: d.sms_provider,
+            test_numbers: d.test_numbers,
         }
     }
 
@@ -63,16 +55,14 @@ impl SmsService {
         ]
     }
 
+    /// sms/send: a fresh code to `phone`, unless a limit says no.
     pub async fn send(&self, phone: PhoneNumber, ip: IpAddr) -> ApiResult<()> {
         let allowed = &self.settings.allowed_nation_codes;
         if !allowed.is_empty() && !allowed.iter().any(|c| c == phone.nation_code()) {
             crate::metrics::sms_refused("country");
             return Err(ApiError::Invalid(Invalid::NationNotAllowed));
         }
-        if self
-            .test_numbers
-            .contains_key(&(phone.nation_code().to_owned(), phone.national().to_owned()))
-        {
+        if self.test_numbers.code(&phone).is_some() {
             // Review accounts: nothing is sent, the fixed code is accepted at sign-in.
             return Ok(());
         }
@@ -150,7 +140,7 @@ impl SmsService {
             }
             Err(e) => {
                 crate::metrics::sms_send(self.provider.name(), "failed");
-                tracing::error!(phone = %phone.masked(), provider = self.provider.name(), error = %e, "SMS provider failed");
+                tracing::warn!(phone = %phone.masked(), provider = self.provider.name(), "SMS provider failed; undoing the send's reservation");
                 // The code never arrived: no cooldown, and the send is not counted.
                 self.recent.invalidate(&phone).await;
                 let undo = self
@@ -167,48 +157,11 @@ impl SmsService {
                 if let Err(e) = undo {
                     tracing::error!(error = %e, "could not undo the reservation of a failed send");
                 }
-                Err(ApiError::Unavailable(Dependency::Sms))
+                Err(ApiError::Unavailable(
+                    Dependency::Sms,
+                    Some(Cause::new(self.provider.name(), e)),
+                ))
             }
         }
     }
 }
-
-pub fn test_number_map(settings: &SmsSettings) -> HashMap<(String, String), String> {
-    settings
-        .test_numbers
-        .iter()
-        .filter_map(|t| {
-            let p = PhoneNumber::unchecked(&t.nation_code, &t.phone)?;
-            Some((
-                (p.nation_code().to_owned(), p.national().to_owned()),
-                t.code.clone(),
-            ))
-        })
-        .collect()
-}
-
-pub struct SmsActor {
-    svc: Arc<SmsService>,
-    gauge: MailboxGauge,
-}
-
-impl SmsActor {
-    pub fn new(svc: Arc<SmsService>, gauge: MailboxGauge) -> Self {
-        SmsActor { svc, gauge }
-    }
-}
-
-impl Actor for SmsActor {
-    type Context = Context<Self>;
-}
-
-supervised_actor!(SmsActor, "sms", [Crash, SendCode]);
-
-#[derive(Message)]
-#[rtype(result = "ApiResult<()>")]
-pub struct SendCode {
-    pub phone: PhoneNumber,
-    pub ip: IpAddr,
-}
-
-handle!(SmsActor, "sms", SendCode => (), |svc, m| svc.send(m.phone, m.ip));
