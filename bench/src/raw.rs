@@ -8,14 +8,17 @@ use anyhow::Result;
 use sea_orm::sqlx::{self, postgres::PgPool};
 
 pub const LOCK_USERS: &str = r#"SELECT "users"."id" FROM "users" WHERE "users"."id" IN ($1, $2) ORDER BY "users"."id" ASC FOR UPDATE"#;
-pub const COUNT_FOLLOW: &str = r#"SELECT COUNT(*) AS num_items FROM (SELECT "follows"."id", "follows"."user_id", "follows"."target_id", "follows"."created_at" FROM "follows" WHERE "follows"."user_id" = $1 AND "follows"."target_id" = $2) AS "sub_query""#;
-pub const COUNT_BLOCK: &str = r#"SELECT COUNT(*) AS num_items FROM (SELECT "blocks"."id", "blocks"."user_id", "blocks"."target_id", "blocks"."created_at" FROM "blocks" WHERE "blocks"."user_id" = $1 AND "blocks"."target_id" = $2) AS "sub_query""#;
+pub const EXISTS_FOLLOW: &str =
+    r#"SELECT 1 FROM "follows" WHERE "user_id" = $1 AND "target_id" = $2 LIMIT $3"#;
+pub const EXISTS_BLOCK: &str =
+    r#"SELECT 1 FROM "blocks" WHERE "user_id" = $1 AND "target_id" = $2 LIMIT $3"#;
 pub const DELETE_FOLLOW: &str =
-    r#"DELETE FROM "follows" WHERE "follows"."user_id" = $1 AND "follows"."target_id" = $2"#;
-pub const DELETE_BLOCK: &str =
-    r#"DELETE FROM "blocks" WHERE "blocks"."user_id" = $1 AND "blocks"."target_id" = $2"#;
-pub const INSERT_FOLLOW: &str = r#"INSERT INTO "follows" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3) RETURNING "id", "user_id", "target_id", "created_at""#;
-pub const INSERT_BLOCK: &str = r#"INSERT INTO "blocks" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3) RETURNING "id", "user_id", "target_id", "created_at""#;
+    r#"DELETE FROM "follows" WHERE "user_id" = $1 AND "target_id" = $2"#;
+pub const DELETE_BLOCK: &str = r#"DELETE FROM "blocks" WHERE "user_id" = $1 AND "target_id" = $2"#;
+pub const INSERT_FOLLOW: &str =
+    r#"INSERT INTO "follows" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3)"#;
+pub const INSERT_BLOCK: &str =
+    r#"INSERT INTO "blocks" ("user_id", "target_id", "created_at") VALUES ($1, $2, $3)"#;
 /// Writers share the relay's barrier from their outbox insert to their commit.
 pub const OUTBOX_BARRIER: &str = "SELECT pg_advisory_xact_lock_shared(731180642)";
 
@@ -77,15 +80,16 @@ fn now_ms() -> i64 {
 
 async fn exists(tx: &mut Tx<'_>, edge: Edge, from: i64, to: i64) -> Result<bool> {
     let sql = match edge {
-        Edge::Follow => COUNT_FOLLOW,
-        Edge::Block => COUNT_BLOCK,
+        Edge::Follow => EXISTS_FOLLOW,
+        Edge::Block => EXISTS_BLOCK,
     };
-    let n: i64 = sqlx::query_scalar(sql)
+    let row: Option<(i32,)> = sqlx::query_as(sql)
         .bind(from)
         .bind(to)
-        .fetch_one(&mut **tx)
+        .bind(1i64)
+        .fetch_optional(&mut **tx)
         .await?;
-    Ok(n > 0)
+    Ok(row.is_some())
 }
 
 async fn insert(tx: &mut Tx<'_>, edge: Edge, from: i64, to: i64, now: i64) -> Result<bool> {
@@ -96,12 +100,11 @@ async fn insert(tx: &mut Tx<'_>, edge: Edge, from: i64, to: i64, now: i64) -> Re
         Edge::Follow => INSERT_FOLLOW,
         Edge::Block => INSERT_BLOCK,
     };
-    // sea-orm reads the inserted row back into its model; so does this.
-    let _row: (i64, i64, i64, i64) = sqlx::query_as(sql)
+    sqlx::query(sql)
         .bind(from)
         .bind(to)
         .bind(now)
-        .fetch_one(&mut **tx)
+        .execute(&mut **tx)
         .await?;
     Ok(true)
 }
@@ -127,7 +130,7 @@ async fn events(tx: &mut Tx<'_>, evs: &[(&str, i64, i64)]) -> Result<()> {
     let sql = insert_outbox(evs.len());
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (event_type, from, to) in evs {
-        // The server's Event::relation: a UUID v7 id and the data object as JSON text.
+        // As the server stores an event: a UUID v7 id and the data object as JSON text.
         let id = uuid::Uuid::now_v7().to_string();
         let data = serde_json::json!({"from_user_id": from, "to_user_id": to}).to_string();
         q = q
