@@ -335,7 +335,14 @@ fn logs_carry_request_ids_and_never_secrets() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         let target = v["target"].as_str().unwrap_or("");
-        if target.starts_with("im_access::actors") || target.starts_with("im_access::http") {
+        if [
+            "im_access::actors",
+            "im_access::services",
+            "im_access::http",
+        ]
+        .iter()
+        .any(|t| target.starts_with(t))
+        {
             request_lines += 1;
             let id = v["span"]["request_id"]
                 .as_str()
