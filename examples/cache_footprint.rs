@@ -113,6 +113,10 @@ async fn main() {
             created_at: 0,
             updated_at: 0,
             last_signin_at: 0,
+            deleted_at: None,
+            banned_at: None,
+            banned_until: None,
+            ban_reason: None,
         };
         Arc::new(Profile::new(user, &storage))
     };

@@ -142,6 +142,15 @@ fn handle(ev: &Published) {
             nickname,
             avatar,
         } => println!("#{seq} user {user_id} is now {nickname} ({avatar:?})"),
+        Event::UserDeleted { user_id } => {
+            println!("#{seq} user {user_id} deleted: drop every relation and the profile")
+        }
+        Event::UserBanned {
+            user_id,
+            until,
+            reason,
+        } => println!("#{seq} user {user_id} banned until {until:?} ({reason})"),
+        Event::UserUnbanned { user_id } => println!("#{seq} user {user_id} unbanned"),
     }
 }
 

@@ -215,6 +215,7 @@ impl Application {
             services: services.clone(),
             gauges: gauges.clone(),
             broker: broker.clone(),
+            keys: crate::http::extract::AccessKeys::new(&settings),
             jwt,
         });
         crate::metrics::handle();

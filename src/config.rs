@@ -27,6 +27,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub amqp: AmqpSettings,
     pub events: EventsSettings,
+    pub internal: InternalSettings,
+    pub admin: AdminSettings,
     pub log: LogSettings,
 }
 
@@ -352,6 +354,65 @@ pub struct EventsSettings {
     pub replay_key: SecretString,
 }
 
+/// The IM server's keys for `/internal/*` (`Authorization: Bearer <key>`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct InternalSettings {
+    /// Several at once, so a key can be rotated; `events.replay_key` counts as one more.
+    pub keys: Vec<SecretString>,
+}
+
+/// Operators' keys for `/admin/*`: each has a name, which the audit log records.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AdminSettings {
+    pub keys: Vec<AdminKey>,
+}
+
+/// One admin key: in a config file `{ name = "alice", secret = "…" }`; in the
+/// environment (`IM__ADMIN__KEYS`) a comma-separated list of `name:secret`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "AdminKeyForm")]
+pub struct AdminKey {
+    pub name: String,
+    pub secret: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AdminKeyForm {
+    Table { name: String, secret: SecretString },
+    Pair(String),
+}
+
+impl TryFrom<AdminKeyForm> for AdminKey {
+    type Error = String;
+
+    fn try_from(f: AdminKeyForm) -> Result<Self, String> {
+        let (name, secret) = match f {
+            AdminKeyForm::Table { name, secret } => (name, secret),
+            AdminKeyForm::Pair(s) => {
+                let (name, secret) = s.split_once(':').ok_or(
+                    "admin.keys: an entry in the environment is name:secret (comma-separated)",
+                )?;
+                (name.trim().to_owned(), secret.trim().to_owned().into())
+            }
+        };
+        let ok_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+        if !ok_name {
+            return Err(format!(
+                "admin.keys: key name {name:?} must be 1-64 characters of letters, digits, - _ . @"
+            ));
+        }
+        if secret.expose_secret().is_empty() {
+            return Err(format!("admin.keys: key {name:?} has an empty secret"));
+        }
+        Ok(AdminKey { name, secret })
+    }
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -378,6 +439,8 @@ const LIST_KEYS: &[&str] = &[
     "server.trusted_proxies",
     "server.cors_allowed_origins",
     "sms.allowed_nation_codes",
+    "internal.keys",
+    "admin.keys",
 ];
 
 impl Settings {
@@ -470,6 +533,13 @@ impl Settings {
                 }
             }
         }
+        let mut names: Vec<&str> = self.admin.keys.iter().map(|k| k.name.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return bad(
+                "admin.keys: two keys have the same name; the audit log tells them apart by it",
+            );
+        }
         for t in &self.sms.test_numbers {
             if t.code.len() != 6 || !t.code.bytes().all(|b| b.is_ascii_digit()) {
                 return bad("sms.test_numbers: each code must be 6 digits");
@@ -506,6 +576,14 @@ impl Settings {
                 return bad(
                     "production profile: the console SMS provider only logs codes; set sms.provider (IM__SMS__PROVIDER) to tencent, aliyun or webhook",
                 );
+            }
+            for k in &self.admin.keys {
+                if k.secret.expose_secret().chars().count() < 32 {
+                    return Err(ConfigError::Invalid(format!(
+                        "production profile: admin.keys: set the secret of key {:?} to a random string of at least 32 characters",
+                        k.name
+                    )));
+                }
             }
             if !self.server.public_base_url.starts_with("https://") {
                 return bad(

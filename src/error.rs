@@ -64,6 +64,8 @@ pub enum Invalid {
     SelfRelation,
     NicknameNotFound,
     TooManyItems(Cow<'static, str>),
+    /// changephone: another account uses the number.
+    PhoneTaken,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +94,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("blocked by a member")]
     Blocked,
+    #[error("the account is banned")]
+    Banned,
     #[error("no such route")]
     NotFound,
     #[error("method not allowed")]
@@ -140,7 +144,7 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) => 1,
             ApiError::Unauthorized => 401,
-            ApiError::Blocked => 403,
+            ApiError::Blocked | ApiError::Banned => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::PayloadTooLarge(_) => 413,
@@ -203,9 +207,11 @@ impl ApiError {
                     format!("参数 {p} 数量过多").into(),
                     format!("too many items in {p}").into(),
                 ),
+                Invalid::PhoneTaken => ("号码已被使用".into(), "this number is in use".into()),
             },
             ApiError::Unauthorized => ("请重新登录".into(), "please sign in again".into()),
             ApiError::Blocked => ("对方已将你拉黑".into(), "this user has blocked you".into()),
+            ApiError::Banned => ("账号已被封禁".into(), "this account is banned".into()),
             ApiError::NotFound => ("接口不存在".into(), "not found".into()),
             ApiError::MethodNotAllowed => ("请求方法不允许".into(), "method not allowed".into()),
             ApiError::PayloadTooLarge(TooLarge::File) => {
@@ -366,6 +372,7 @@ mod tests {
             (ApiError::Invalid(Invalid::Phone), 1, 200),
             (ApiError::Unauthorized, 401, 200),
             (ApiError::Blocked, 403, 200),
+            (ApiError::Banned, 403, 200),
             (ApiError::NotFound, 404, 404),
             (ApiError::MethodNotAllowed, 405, 405),
             (ApiError::PayloadTooLarge(TooLarge::File), 413, 413),

@@ -3,6 +3,7 @@
 //! Timestamps are unix milliseconds in `BIGINT` columns: the same type on SQLite,
 //! PostgreSQL and MySQL, with no time-zone conversions between them.
 
+pub mod admin_audit;
 pub mod block;
 pub mod follow;
 pub mod outbox;

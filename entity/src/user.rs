@@ -16,6 +16,14 @@ pub struct Model {
     pub updated_at: i64,
     /// When the user last signed in (ms); answered as `last_seen` at the next sign-in.
     pub last_signin_at: i64,
+    /// Set when the account was deleted: the row stays as a tombstone (ids are never
+    /// reused), with nickname, avatar and number erased.
+    pub deleted_at: Option<i64>,
+    /// Set while the account is banned (ms).
+    pub banned_at: Option<i64>,
+    /// When the ban ends by itself (ms); `None` with `banned_at` set: no end.
+    pub banned_until: Option<i64>,
+    pub ban_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

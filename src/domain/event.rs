@@ -36,6 +36,18 @@ pub enum Event {
     Blocked { from_user_id: i64, to_user_id: i64 },
     #[serde(rename = "relation.unblocked")]
     Unblocked { from_user_id: i64, to_user_id: i64 },
+    /// Drop every relation and the profile of this user; no per-relation events follow.
+    #[serde(rename = "user.deleted")]
+    UserDeleted { user_id: i64 },
+    #[serde(rename = "user.banned")]
+    UserBanned {
+        user_id: i64,
+        /// RFC 3339, or `None` for no end.
+        until: Option<String>,
+        reason: String,
+    },
+    #[serde(rename = "user.unbanned")]
+    UserUnbanned { user_id: i64 },
 }
 
 /// Why a session ended (`session.revoked`'s `reason`).
@@ -44,7 +56,14 @@ pub enum Event {
 pub enum RevokeReason {
     /// A newer sign-in on the same device type.
     Replaced,
+    /// The user signed out, or ended the session from another device.
     Logout,
+    /// The account was deleted.
+    Deleted,
+    /// An operator banned the account.
+    Banned,
+    /// An operator forced the logout.
+    Admin,
 }
 
 /// What the outbox stores of an event: its type and its `data` as JSON text.
@@ -77,7 +96,10 @@ impl Event {
         match *self {
             Event::UserCreated { user_id, .. }
             | Event::UserUpdated { user_id, .. }
-            | Event::SessionRevoked { user_id, .. } => [Some(user_id), None],
+            | Event::SessionRevoked { user_id, .. }
+            | Event::UserDeleted { user_id }
+            | Event::UserBanned { user_id, .. }
+            | Event::UserUnbanned { user_id } => [Some(user_id), None],
             Event::Followed {
                 from_user_id,
                 to_user_id,
@@ -218,6 +240,31 @@ mod tests {
                 },
                 head("relation.unblocked") + pair,
             ),
+            (
+                Event::UserDeleted { user_id: 8 },
+                head("user.deleted") + r#"{"user_id":8}}"#,
+            ),
+            (
+                Event::UserBanned {
+                    user_id: 8,
+                    until: Some("2026-12-24T00:00:00.000Z".into()),
+                    reason: "spam".into(),
+                },
+                head("user.banned")
+                    + r#"{"reason":"spam","until":"2026-12-24T00:00:00.000Z","user_id":8}}"#,
+            ),
+            (
+                Event::UserBanned {
+                    user_id: 8,
+                    until: None,
+                    reason: "fraud".into(),
+                },
+                head("user.banned") + r#"{"reason":"fraud","until":null,"user_id":8}}"#,
+            ),
+            (
+                Event::UserUnbanned { user_id: 8 },
+                head("user.unbanned") + r#"{"user_id":8}}"#,
+            ),
         ];
         for (event, wire) in cases {
             let body = render(&event);
@@ -226,13 +273,20 @@ mod tests {
             assert_eq!(back.event, event);
             assert_eq!((back.id.as_str(), back.seq), (ID, 7));
         }
-        let logout = Event::SessionRevoked {
-            user_id: 1,
-            device: "web".into(),
-            device_id: String::new(),
-            reason: RevokeReason::Logout,
-        };
-        assert!(render(&logout).contains(r#""reason":"logout""#));
+        for (reason, text) in [
+            (RevokeReason::Logout, "logout"),
+            (RevokeReason::Deleted, "deleted"),
+            (RevokeReason::Banned, "banned"),
+            (RevokeReason::Admin, "admin"),
+        ] {
+            let revoked = Event::SessionRevoked {
+                user_id: 1,
+                device: "web".into(),
+                device_id: String::new(),
+                reason,
+            };
+            assert!(render(&revoked).contains(&format!(r#""reason":"{text}""#)));
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult, Invalid};
 use crate::media::process_avatar;
 use crate::services::profile::{Contact, ProfileData};
 use crate::services::relation::ContactPage;
+use crate::services::session::account::SessionItem;
 use crate::services::session::{SignIn, SignInData};
 
 #[derive(Deserialize, Validate)]
@@ -260,6 +261,130 @@ pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Re
     actors
         .sessions
         .run(user.user_id, |s| async move { s.logout(user).await })
+        .await?;
+    Ok(ok())
+}
+
+#[utoipa::path(
+    post,
+    path = "/accessuser/sessionlist",
+    tag = "account",
+    params(("token" = String, Header, description = "Session token")),
+    responses((status = 200, description = "Envelope; data [{device, device_id (last 4 characters), created_at, last_active_at, current}]"))
+)]
+pub async fn session_list(
+    actors: web::Data<Actors>,
+    Auth(user): Auth,
+) -> ApiResult<Reply<Vec<SessionItem>>> {
+    let list = actors
+        .sessions
+        .run(user.user_id, |s| async move { s.session_list(&user).await })
+        .await?;
+    Ok(Reply(list))
+}
+
+#[derive(Deserialize, Validate)]
+struct DeviceInput {
+    device: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/accessuser/revokesession",
+    tag = "account",
+    params(
+        ("token" = String, Header, description = "Session token"),
+        ("device" = String, Query, description = "web, h5, android or ios"),
+    ),
+    responses((status = 200, description = "Envelope; data \"ok\": that device type's session ends at once"))
+)]
+pub async fn revoke_session(
+    actors: web::Data<Actors>,
+    Auth(user): Auth,
+    p: Params,
+) -> ApiResult<Reply<&'static str>> {
+    let input: DeviceInput = p.parse()?;
+    let device = Device::parse(&input.device).ok_or_else(|| ApiError::param("device"))?;
+    let me = user.user_id;
+    actors
+        .sessions
+        .run(
+            me,
+            move |s| async move { s.revoke_device(me, device).await },
+        )
+        .await?;
+    Ok(ok())
+}
+
+#[derive(Deserialize, Validate)]
+struct ChangePhoneInput {
+    nation_code: String,
+    phone: String,
+    check_code: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/accessuser/changephone",
+    tag = "account",
+    params(
+        ("token" = String, Header, description = "Session token"),
+        ("nation_code" = String, Query, description = "The new number's country calling code"),
+        ("phone" = String, Query, description = "The new number"),
+        ("check_code" = String, Query, description = "The code sms/send sent to the new number"),
+    ),
+    responses((status = 200, description = "Envelope; data \"ok\". Errors: 1 无效的号码, 1 无效的用户信息 (code), 1 号码已被使用, 429"))
+)]
+pub async fn change_phone(
+    state: web::Data<AppState>,
+    actors: web::Data<Actors>,
+    Auth(user): Auth,
+    ClientIp(ip): ClientIp,
+    p: Params,
+) -> ApiResult<Reply<&'static str>> {
+    let input: ChangePhoneInput = p.parse()?;
+    let phone = state.parse_phone(&input.nation_code, &input.phone)?;
+    let code = CheckCode::parse(&input.check_code).ok_or(ApiError::Invalid(Invalid::CheckCode))?;
+    let me = user.user_id;
+    actors
+        .sessions
+        .run(me, move |s| async move {
+            s.change_phone(me, phone, code, ip).await
+        })
+        .await?;
+    Ok(ok())
+}
+
+#[derive(Deserialize, Validate)]
+struct DeleteInput {
+    check_code: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/accessuser/deleteaccount",
+    tag = "account",
+    params(
+        ("token" = String, Header, description = "Session token"),
+        ("check_code" = String, Query, description = "The code sms/send sent to the account's own number"),
+    ),
+    responses((status = 200, description = "Envelope; data \"ok\": the account, its sessions and relations are gone. Errors: 1 无效的用户信息 (code), 401, 429"))
+)]
+pub async fn delete_account(
+    actors: web::Data<Actors>,
+    Auth(user): Auth,
+    ClientIp(ip): ClientIp,
+    p: Params,
+) -> ApiResult<Reply<&'static str>> {
+    let input: DeleteInput = p.parse()?;
+    let code = CheckCode::parse(&input.check_code).ok_or(ApiError::Invalid(Invalid::CheckCode))?;
+    let me = user.user_id;
+    actors
+        .sessions
+        .run(
+            me,
+            move |s| async move { s.delete_account(me, code, ip).await },
+        )
         .await?;
     Ok(ok())
 }

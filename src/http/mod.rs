@@ -36,6 +36,8 @@ pub struct AppState {
     pub broker: Arc<crate::broker::BrokerStatus>,
     /// Signs the IM tokens; here for the JWKS route.
     pub jwt: JwtIssuer,
+    /// The IM server's and the operators' keys.
+    pub keys: extract::AccessKeys,
 }
 
 impl AppState {
@@ -122,6 +124,10 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
         accessuser::search_by_unique_name,
         accessuser::search_by_nickname,
         accessuser::logout,
+        accessuser::session_list,
+        accessuser::revoke_session,
+        accessuser::change_phone,
+        accessuser::delete_account,
         relation::operation,
         relation::follow_list,
         relation::contact_list,
@@ -189,6 +195,20 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .route(web::post().to(accessuser::search_by_nickname)),
         )
         .service(post("/accessuser/logout", &small).route(web::post().to(accessuser::logout)))
+        .service(
+            post("/accessuser/sessionlist", &small).route(web::post().to(accessuser::session_list)),
+        )
+        .service(
+            post("/accessuser/revokesession", &small)
+                .route(web::post().to(accessuser::revoke_session)),
+        )
+        .service(
+            post("/accessuser/changephone", &small).route(web::post().to(accessuser::change_phone)),
+        )
+        .service(
+            post("/accessuser/deleteaccount", &small)
+                .route(web::post().to(accessuser::delete_account)),
+        )
         .service(post("/relation/operation", &small).route(web::post().to(relation::operation)))
         .service(post("/relation/followlist", &small).route(web::post().to(relation::follow_list)))
         .service(

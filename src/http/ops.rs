@@ -1,15 +1,13 @@
 //! Operations endpoints: liveness, readiness, metrics, OpenAPI, the JWKS.
 
-use actix_web::http::header::{CacheControl, CacheDirective, ContentType, AUTHORIZATION};
-use actix_web::{web, HttpRequest, HttpResponse};
-use secrecy::ExposeSecret;
+use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
+use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use utoipa::OpenApi;
 
 use super::envelope::Reply;
+use super::extract::ServiceKey;
 use super::params::Params;
 use super::AppState;
 use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
@@ -72,34 +70,17 @@ const REPLAY_MAX_LIMIT: i64 = 1000;
     path = "/internal/events",
     tag = "ops",
     params(
-        ("Authorization" = String, Header, description = "Bearer <events.replay_key>"),
+        ("Authorization" = String, Header, description = "Bearer <one of internal.keys, or events.replay_key>"),
         ("after_seq" = Option<i64>, Query, description = "Return events with seq greater than this (default 0)"),
         ("limit" = Option<i64>, Query, description = "At most this many events, 1..=1000 (default 100)"),
     ),
-    responses((status = 200, description = "Envelope; data {events: [message bodies as published], oldest_seq, next_after_seq}. Errors: 1 bad parameter, 401 wrong key, 404 when events.replay_key is not set"))
+    responses((status = 200, description = "Envelope; data {events: [message bodies as published], oldest_seq, next_after_seq}. Errors: 1 bad parameter, 401 wrong key, 404 when no IM-server key is configured"))
 )]
 pub async fn replay_events(
+    _key: ServiceKey,
     state: web::Data<AppState>,
-    req: HttpRequest,
     p: Params,
 ) -> ApiResult<Reply<EventPage>> {
-    let key = state.settings.events.replay_key.expose_secret();
-    if key.is_empty() {
-        return Err(ApiError::NotFound);
-    }
-    let given = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    // Digests first, so the comparison takes the same time whatever the lengths.
-    let matches: bool = Sha256::digest(given.as_bytes())
-        .ct_eq(&Sha256::digest(key.as_bytes()))
-        .into();
-    if !matches {
-        return Err(ApiError::Unauthorized);
-    }
     let after_seq = p.opt_i64("after_seq")?.unwrap_or(0);
     if after_seq < 0 {
         return Err(ApiError::Invalid(Invalid::Param("after_seq".into())));

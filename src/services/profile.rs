@@ -24,7 +24,6 @@ use crate::store::{outbox, users, Db, TxError};
 #[derive(Debug)]
 pub struct Profile {
     pub user_id: i64,
-    pub nation_code: Box<str>,
     /// `{"nickname":…,"avatar":…,"user_id":…}`
     json: Box<RawValue>,
     /// Set once this copy has left the profile cache or was never kept in it (see
@@ -44,7 +43,6 @@ impl Profile {
             // Plain strings and an integer always render.
             json: serde_json::value::to_raw_value(&contact)
                 .unwrap_or_else(|_| RawValue::NULL.to_owned()),
-            nation_code: u.nation_code.into(),
             retired: AtomicBool::new(false),
         }
     }
@@ -207,8 +205,13 @@ impl ProfileService {
         self.storage.url(key)
     }
 
+    /// Drops a user's cached profile (after this process changed it).
+    pub(crate) async fn forget(&self, user_id: i64) {
+        self.cache.invalidate(&user_id).await;
+    }
+
     pub(super) async fn apply(&self, event: &Event) {
-        if let Event::UserUpdated { user_id, .. } = event {
+        if let Event::UserUpdated { user_id, .. } | Event::UserDeleted { user_id } = event {
             self.cache.invalidate(user_id).await;
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::profile::{Contact, Profile, ProfileService};
+use super::profile::{Contact, ProfileService};
 use super::Deps;
 use crate::cache::NearCache;
 use crate::config::Settings;
@@ -168,8 +168,8 @@ impl RelationService {
             .await
     }
 
-    /// Drops a user's cached lists.
-    async fn forget_lists(&self, user: i64) {
+    /// Drops a user's cached lists (after this process changed them).
+    pub(crate) async fn forget_lists(&self, user: i64) {
         for kind in ListKind::ALL {
             self.lists.invalidate(&(user, kind)).await;
         }
@@ -366,9 +366,8 @@ impl RelationService {
         phones: Vec<String>,
     ) -> ApiResult<Vec<PhoneContact>> {
         self.take_lookup_budget(caller, ip).await?;
-        let me: Arc<Profile> = self
-            .profiles
-            .profile(caller)
+        // Read, not cached: the number (and so the country) may have just changed.
+        let me = users::find(&self.db.conn(), caller)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         let parsed: Vec<(String, PhoneNumber)> = phones
@@ -420,16 +419,19 @@ impl RelationService {
     }
 
     pub(super) async fn apply(&self, event: &Event) {
-        if matches!(
-            event,
+        match event {
             Event::Followed { .. }
-                | Event::Unfollowed { .. }
-                | Event::Blocked { .. }
-                | Event::Unblocked { .. }
-        ) {
-            for user in event.users().into_iter().flatten() {
-                self.forget_lists(user).await;
+            | Event::Unfollowed { .. }
+            | Event::Blocked { .. }
+            | Event::Unblocked { .. } => {
+                for user in event.users().into_iter().flatten() {
+                    self.forget_lists(user).await;
+                }
             }
+            // The event does not say whose lists held the user (no per-relation events
+            // follow a deletion), and deletions are rare: every list goes.
+            Event::UserDeleted { .. } => self.lists.invalidate_all(),
+            _ => {}
         }
     }
 

@@ -1,6 +1,7 @@
 //! Persistence through sea-orm: the connection, write transactions with retry, and the
 //! queries of each aggregate (functions over any `ConnectionTrait`).
 
+pub mod audit;
 pub mod outbox;
 pub mod rate;
 pub mod relations;

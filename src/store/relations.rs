@@ -112,3 +112,58 @@ pub async fn list_ids(
         .map(|row| row.try_get_by_index::<i64>(0))
         .collect()
 }
+
+/// Removes every follow and block from or to `user`; returns the other users involved
+/// (whose lists changed), without duplicates.
+pub async fn delete_all_of(c: &impl ConnectionTrait, user: i64) -> Result<Vec<i64>, DbErr> {
+    let mut others = Vec::new();
+    for edge in [Edge::Follow, Edge::Block] {
+        let mine = sea_orm::sea_query::Condition::any()
+            .add(Expr::col(col("user_id")).eq(user))
+            .add(Expr::col(col("target_id")).eq(user));
+        let q = Query::select()
+            .columns([col("user_id"), col("target_id")])
+            .from(edge.table())
+            .cond_where(mine.clone())
+            .to_owned();
+        for row in c.query_all(&q).await? {
+            let (from, to): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+            others.push(if from == user { to } else { from });
+        }
+        let d = Query::delete()
+            .from_table(edge.table())
+            .cond_where(mine)
+            .to_owned();
+        c.execute(&d).await?;
+    }
+    others.sort_unstable();
+    others.dedup();
+    Ok(others)
+}
+
+/// How many users `user` follows, how many follow it, and how many it blocks.
+pub async fn counts(c: &impl ConnectionTrait, user: i64) -> Result<(u64, u64, u64), DbErr> {
+    let count = |edge: Edge, column: &'static str| {
+        Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from(edge.table())
+            .and_where(Expr::col(col(column)).eq(user))
+            .to_owned()
+    };
+    let mut out = [0u64; 3];
+    for (i, q) in [
+        count(Edge::Follow, "user_id"),
+        count(Edge::Follow, "target_id"),
+        count(Edge::Block, "user_id"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let n: i64 = match c.query_one(q).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        out[i] = u64::try_from(n).unwrap_or(0);
+    }
+    Ok((out[0], out[1], out[2]))
+}

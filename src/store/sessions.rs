@@ -86,3 +86,28 @@ pub async fn delete_expired(c: &impl ConnectionTrait, now: i64) -> Result<u64, D
         .await?;
     Ok(r.rows_affected)
 }
+
+/// A user's live sessions (one per device type), oldest first.
+pub async fn of_user(c: &impl ConnectionTrait, user_id: i64) -> Result<Vec<session::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    Sessions::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .order_by_asc(session::Column::Id)
+        .all(c)
+        .await
+}
+
+/// Deletes every session of a user and returns them (for their events and caches).
+pub async fn delete_all_of(
+    c: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Vec<session::Model>, DbErr> {
+    let rows = of_user(c, user_id).await?;
+    if !rows.is_empty() {
+        Sessions::delete_many()
+            .filter(session::Column::UserId.eq(user_id))
+            .exec(c)
+            .await?;
+    }
+    Ok(rows)
+}

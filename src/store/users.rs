@@ -1,4 +1,8 @@
 //! Users: profiles and the row lock that orders every change of a user.
+//!
+//! A deleted user's row stays as a tombstone (`deleted_at` set; nickname, avatar and
+//! number erased) so its id is never reused; every lookup here leaves tombstones out,
+//! so a deleted id behaves like one that never existed.
 
 use entity::user::{self, Entity as Users};
 use sea_orm::sea_query::Expr;
@@ -9,11 +13,30 @@ use sea_orm::{
 
 use crate::domain::phone::PhoneNumber;
 
+fn live() -> sea_orm::sea_query::SimpleExpr {
+    user::Column::DeletedAt.is_null()
+}
+
 pub async fn find(c: &impl ConnectionTrait, id: i64) -> Result<Option<user::Model>, DbErr> {
-    Users::find_by_id(id).one(c).await
+    Users::find_by_id(id).filter(live()).one(c).await
 }
 
 pub async fn find_many(c: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<user::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Users::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .filter(live())
+        .all(c)
+        .await
+}
+
+/// Rows of `ids`, tombstones included (the IM server asks about deleted users too).
+pub async fn find_many_with_deleted(
+    c: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<user::Model>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -30,30 +53,80 @@ pub async fn find_by_phone_for_update(
     super::lock(
         Users::find()
             .filter(user::Column::NationCode.eq(phone.nation_code()))
-            .filter(user::Column::Phone.eq(phone.national())),
+            .filter(user::Column::Phone.eq(phone.national()))
+            .filter(live()),
     )
     .one(c)
     .await
 }
 
 /// Locks the users' rows in id order (so two transactions never deadlock on them) and
-/// returns the ids that exist. Every change that emits an event for a user holds this
-/// lock, so the events of one user are inserted in the order their changes commit.
+/// returns the ids of the live (not deleted) ones. Every change that emits an event for
+/// a user holds this lock, so the events of one user are inserted in the order their
+/// changes commit.
 pub async fn lock_users(c: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<i64>, DbErr> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<i64> = super::lock(
+    let rows: Vec<(i64, Option<i64>)> = super::lock(
         Users::find()
             .select_only()
             .column(user::Column::Id)
+            .column(user::Column::DeletedAt)
             .filter(user::Column::Id.is_in(ids))
             .order_by_asc(user::Column::Id),
     )
     .into_tuple()
     .all(c)
     .await?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .filter(|(_, deleted)| deleted.is_none())
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// Locks one user's row and reads it; `None` if there is no such live user.
+pub async fn lock_user(c: &impl ConnectionTrait, id: i64) -> Result<Option<user::Model>, DbErr> {
+    super::lock(Users::find_by_id(id).filter(live()))
+        .one(c)
+        .await
+}
+
+/// Moves the user to another number (the caller checked it is free).
+pub async fn set_phone(
+    c: &impl ConnectionTrait,
+    id: i64,
+    phone: &PhoneNumber,
+    now: i64,
+) -> Result<(), DbErr> {
+    Users::update_many()
+        .col_expr(user::Column::NationCode, Expr::value(phone.nation_code()))
+        .col_expr(user::Column::Phone, Expr::value(phone.national()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Turns the row into a tombstone: nickname, avatar and number erased (the number is
+/// replaced by a placeholder no client can type, so it may sign up again), ban cleared.
+pub async fn erase(c: &impl ConnectionTrait, id: i64, now: i64) -> Result<(), DbErr> {
+    Users::update_many()
+        .col_expr(user::Column::Nickname, Expr::value(""))
+        .col_expr(user::Column::Avatar, Expr::value(None::<String>))
+        .col_expr(user::Column::NationCode, Expr::value(""))
+        .col_expr(user::Column::Phone, Expr::value(format!("deleted:{id}")))
+        .col_expr(user::Column::DeletedAt, Expr::value(Some(now)))
+        .col_expr(user::Column::BannedAt, Expr::value(None::<i64>))
+        .col_expr(user::Column::BannedUntil, Expr::value(None::<i64>))
+        .col_expr(user::Column::BanReason, Expr::value(None::<String>))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
 }
 
 pub async fn insert(
@@ -113,6 +186,7 @@ pub async fn find_by_nickname(
 ) -> Result<Vec<user::Model>, DbErr> {
     Users::find()
         .filter(user::Column::Nickname.eq(nickname))
+        .filter(live())
         .order_by_asc(user::Column::Id)
         .limit(limit)
         .all(c)
@@ -136,7 +210,7 @@ pub async fn find_by_phones(
                 .add(user::Column::Phone.eq(p.national())),
         );
     }
-    Users::find().filter(cond).all(c).await
+    Users::find().filter(cond).filter(live()).all(c).await
 }
 
 pub async fn count_existing(c: &impl ConnectionTrait, ids: &[i64]) -> Result<u64, DbErr> {
@@ -146,6 +220,7 @@ pub async fn count_existing(c: &impl ConnectionTrait, ids: &[i64]) -> Result<u64
     }
     Users::find()
         .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .filter(live())
         .count(c)
         .await
 }

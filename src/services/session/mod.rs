@@ -1,6 +1,8 @@
 //! Sessions: sign-in by SMS code, session lookups, logout and IM tokens; and, as the
 //! user's own account, their profile (`profiles`).
 
+pub mod account;
+
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -92,8 +94,30 @@ fn session_ttl_ms(settings: &Settings) -> i64 {
     settings.session.ttl_days as i64 * 86_400_000
 }
 
+/// A code that passed its check: the row to use up in the operation's transaction
+/// (`None` for a test number's fixed code, which is never used up).
 struct Verified {
     code_row: Option<(i64, String)>,
+}
+
+/// Uses up a verified code; refuses if another request used it first.
+async fn consume_code(
+    txn: &sea_orm::DatabaseTransaction,
+    code_row: &Option<(i64, String)>,
+    now: i64,
+) -> Result<(), TxError> {
+    if let Some((id, hash)) = code_row {
+        if !codes::consume(txn, *id, hash, now).await? {
+            return Err(ApiError::Invalid(Invalid::CheckCode).into());
+        }
+    }
+    Ok(())
+}
+
+/// Banned now: a ban whose end has passed no longer counts, even before the sweep
+/// that lifts it has run.
+pub fn banned(u: &entity::user::Model, now: i64) -> bool {
+    u.banned_at.is_some() && u.banned_until.is_none_or(|until| until > now)
 }
 
 struct SignedIn {
@@ -271,12 +295,9 @@ impl SessionService {
                 let device_id = m.device_id.clone();
 
                 Box::pin(async move {
-                    if let Some((id, hash)) = &code_row {
-                        if !codes::consume(txn, *id, hash, now).await? {
-                            return Err(TxError::Api(ApiError::Invalid(Invalid::CheckCode)));
-                        }
-                    }
+                    consume_code(txn, &code_row, now).await?;
                     let (user, first) = match users::find_by_phone_for_update(txn, &phone).await? {
+                        Some(u) if banned(&u, now) => return Err(ApiError::Banned.into()),
                         Some(u) => (u, false),
                         None => {
                             let nick = Nickname::random();
@@ -410,15 +431,22 @@ impl SessionService {
     /// Drops the cached sessions of a user on a device type when another process
     /// revoked one (the event names the device, not the token).
     pub(super) fn apply(&self, event: &Event) {
-        if let Event::SessionRevoked {
-            user_id, device, ..
-        } = event
-        {
-            let (user_id, device) = (*user_id, device.clone());
-            self.cache.invalidate_if(move |_, v| {
-                v.as_ref()
-                    .is_some_and(|s| s.user_id == user_id && s.device == device)
-            });
+        match event {
+            Event::SessionRevoked {
+                user_id, device, ..
+            } => {
+                let (user_id, device) = (*user_id, device.clone());
+                self.cache.invalidate_if(move |_, v| {
+                    v.as_ref()
+                        .is_some_and(|s| s.user_id == user_id && s.device == device)
+                });
+            }
+            Event::UserDeleted { user_id } | Event::UserBanned { user_id, .. } => {
+                let user_id = *user_id;
+                self.cache
+                    .invalidate_if(move |_, v| v.as_ref().is_some_and(|s| s.user_id == user_id));
+            }
+            _ => {}
         }
     }
 
