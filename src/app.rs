@@ -275,7 +275,13 @@ impl Application {
         .run();
 
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let mut background = vec![tokio::spawn(maintenance(db.clone(), stop_rx.clone()))];
+        let mut background = vec![
+            tokio::spawn(maintenance(db.clone(), stop_rx.clone())),
+            tokio::spawn(crate::services::session::admin::sweep_bans(
+                state.services.sessions.clone(),
+                stop_rx.clone(),
+            )),
+        ];
         if !settings.amqp.url.expose_secret().is_empty() {
             let relay = crate::events::relay::Relay::new(
                 db.clone(),

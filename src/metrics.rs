@@ -96,6 +96,11 @@ pub fn sms_refused(reason: &'static str) {
     metrics::counter!("im_sms_refused_total", "reason" => reason).increment(1);
 }
 
+/// A send answered ok without asking the provider (the number's account is banned).
+pub fn sms_suppressed(reason: &'static str) {
+    metrics::counter!("im_sms_suppressed_total", "reason" => reason).increment(1);
+}
+
 pub fn mailbox_depth(actor: &'static str, depth: usize) {
     metrics::gauge!("im_actor_mailbox_depth", "actor" => actor).set(depth as f64);
 }

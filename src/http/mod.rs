@@ -1,6 +1,8 @@
 //! HTTP: routes, the envelope, parameter decoding and extractors.
 
 pub mod accessuser;
+pub mod admin;
+pub mod console;
 pub mod envelope;
 pub mod extract;
 pub mod input;
@@ -16,6 +18,7 @@ use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use utoipa::OpenApi;
 
+use self::admin::AdminSecurity;
 use crate::actors::Gauges;
 use crate::config::Settings;
 use crate::domain::jwt::JwtIssuer;
@@ -137,7 +140,14 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
         ops::openapi,
         ops::jwks,
         ops::replay_events,
-    )
+        admin::lookup,
+        admin::ban,
+        admin::unban,
+        admin::revoke,
+        admin::delete,
+        admin::audit,
+    ),
+    modifiers(&AdminSecurity)
 )]
 pub struct ApiDoc;
 
@@ -219,6 +229,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/metrics", &small).route(web::get().to(ops::metrics)))
         .service(post("/openapi.json", &small).route(web::get().to(ops::openapi)))
         .service(post("/.well-known/jwks.json", &small).route(web::get().to(ops::jwks)))
-        .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)))
-        .default_service(web::to(not_found));
+        .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)));
+    // No admin key: nothing under /admin/ exists (every path there is 404).
+    if !settings.admin.keys.is_empty() {
+        let public = &settings.server.public_base_url;
+        console::routes(cfg, (!public.is_empty()).then_some(public.as_str()));
+        cfg.service(post("/admin/users/lookup", &small).route(web::get().to(admin::lookup)))
+            .service(post("/admin/users/ban", &small).route(web::post().to(admin::ban)))
+            .service(post("/admin/users/unban", &small).route(web::post().to(admin::unban)))
+            .service(post("/admin/sessions/revoke", &small).route(web::post().to(admin::revoke)))
+            .service(post("/admin/users/delete", &small).route(web::post().to(admin::delete)))
+            .service(post("/admin/audit", &small).route(web::get().to(admin::audit)));
+    }
+    cfg.default_service(web::to(not_found));
 }

@@ -9,9 +9,10 @@ use crate::domain::check_code::{CheckCode, CodeHasher};
 use crate::domain::now_ms;
 use crate::domain::phone::{PhoneNumber, TestNumbers};
 use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
+use crate::services::session::banned;
 use crate::sms::{SmsMessage, SmsProvider};
 use crate::store::rate::{self, Limit};
-use crate::store::{sms as codes, Db, TxError};
+use crate::store::{sms as codes, users, Db, TxError};
 
 pub struct SmsService {
     db: Db,
@@ -118,13 +119,23 @@ impl SmsService {
                         }
                     };
                     codes::put(txn, row, &phone, hash, now, expires_at).await?;
-                    Ok(taken)
+                    let banned = users::find_by_phone(txn, &phone)
+                        .await?
+                        .is_some_and(|u| banned(&u, now));
+                    Ok((taken, banned))
                 })
             })
             .await;
-        let taken = reserved?;
+        let (taken, banned) = reserved?;
         if cooldown_ms > 0 {
             self.recent.insert(phone.clone(), now).await;
+        }
+        if banned {
+            // Answered like any send, limits and cooldown taken, so the answer does not
+            // tell anyone the account is banned; only the provider is not asked.
+            crate::metrics::sms_suppressed("banned");
+            tracing::info!(phone = %phone.masked(), "sign-in code not sent: the account is banned");
+            return Ok(());
         }
 
         let msg = SmsMessage {

@@ -46,6 +46,19 @@ pub async fn find_many_with_deleted(
         .await
 }
 
+/// The live user with this number, without a lock.
+pub async fn find_by_phone(
+    c: &impl ConnectionTrait,
+    phone: &PhoneNumber,
+) -> Result<Option<user::Model>, DbErr> {
+    Users::find()
+        .filter(user::Column::NationCode.eq(phone.nation_code()))
+        .filter(user::Column::Phone.eq(phone.national()))
+        .filter(live())
+        .one(c)
+        .await
+}
+
 pub async fn find_by_phone_for_update(
     c: &impl ConnectionTrait,
     phone: &PhoneNumber,
@@ -222,5 +235,63 @@ pub async fn count_existing(c: &impl ConnectionTrait, ids: &[i64]) -> Result<u64
         .filter(user::Column::Id.is_in(ids.iter().copied()))
         .filter(live())
         .count(c)
+        .await
+}
+
+/// Bans the user (or replaces the reason and end of a ban): `until` in ms, `None` for
+/// no end.
+pub async fn set_ban(
+    c: &impl ConnectionTrait,
+    id: i64,
+    until: Option<i64>,
+    reason: &str,
+    now: i64,
+) -> Result<(), DbErr> {
+    Users::update_many()
+        .col_expr(user::Column::BannedAt, Expr::value(Some(now)))
+        .col_expr(user::Column::BannedUntil, Expr::value(until))
+        .col_expr(user::Column::BanReason, Expr::value(Some(reason)))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Lifts the user's ban; with `ended_by`, only a ban whose end is at or before it.
+/// False if there was no such ban: the condition is in the statement, so of two
+/// transactions lifting one ban exactly one sees it done.
+pub async fn lift_ban(
+    c: &impl ConnectionTrait,
+    id: i64,
+    ended_by: Option<i64>,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let mut q = Users::update_many()
+        .col_expr(user::Column::BannedAt, Expr::value(None::<i64>))
+        .col_expr(user::Column::BannedUntil, Expr::value(None::<i64>))
+        .col_expr(user::Column::BanReason, Expr::value(None::<String>))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::BannedAt.is_not_null());
+    if let Some(t) = ended_by {
+        q = q.filter(user::Column::BannedUntil.lte(t));
+    }
+    Ok(q.exec(c).await?.rows_affected > 0)
+}
+
+/// Ids of live users whose ban has ended by `now` (`ix_users_banned_until`), oldest end
+/// first.
+pub async fn ended_bans(c: &impl ConnectionTrait, now: i64, limit: u64) -> Result<Vec<i64>, DbErr> {
+    Users::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::BannedUntil.lte(now))
+        .filter(user::Column::BannedAt.is_not_null())
+        .filter(live())
+        .order_by_asc(user::Column::BannedUntil)
+        .limit(limit)
+        .into_tuple()
+        .all(c)
         .await
 }

@@ -122,7 +122,7 @@ impl SessionService {
         Ok(true)
     }
 
-    async fn forget_sessions(&self, rows: &[entity::session::Model]) {
+    pub(super) async fn forget_sessions(&self, rows: &[entity::session::Model]) {
         for s in rows {
             if let Some(h) = TokenHash::from_hex(&s.token_hash) {
                 self.cache.invalidate(&h).await;
@@ -239,7 +239,7 @@ impl SessionService {
     }
 }
 
-fn revoked(s: &entity::session::Model, reason: RevokeReason) -> Event {
+pub(super) fn revoked(s: &entity::session::Model, reason: RevokeReason) -> Event {
     Event::SessionRevoked {
         user_id: s.user_id,
         device: s.device.clone(),

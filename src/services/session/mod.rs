@@ -2,6 +2,7 @@
 //! user's own account, their profile (`profiles`).
 
 pub mod account;
+pub mod admin;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
