@@ -13,6 +13,7 @@ use common::{amqp_url, free_port, fresh_database, new_phone, skip_or_fail, Backe
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_im-access");
+const ADMIN_SECRET: &str = "cluster-admin-secret-0123456789abcdef";
 /// The bound the README states for cross-process staleness.
 const BOUND: Duration = Duration::from_secs(1);
 
@@ -62,6 +63,10 @@ fn start(dir: &Path, db_url: &str, exchange: &str, n: usize) -> Proc {
         // Short enough that a number can sign in twice in one test, long enough to
         // show the cooldown holds across processes.
         .env("IM__SMS__COOLDOWN_SECS", "2")
+        .env("IM__ADMIN__KEYS", format!("ops:{ADMIN_SECRET}"))
+        // Every test user signs in from 127.0.0.1.
+        .env("IM__SMS__PER_IP_HOURLY", "1000")
+        .env("IM__SMS__VERIFY_PER_IP_HOURLY", "1000")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -103,6 +108,22 @@ impl Cluster {
             req = req.header("token", t);
         }
         req.send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("envelope")
+    }
+
+    /// An operator's call (JSON body, or the query for GET).
+    async fn admin(&self, p: usize, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.procs[p].base);
+        let req = match method {
+            "GET" => self.client.get(url),
+            _ => self.client.post(url).json(&body),
+        };
+        req.bearer_auth(ADMIN_SECRET)
+            .send()
             .await
             .expect("request")
             .json()
@@ -670,4 +691,189 @@ async fn two_processes_publish_one_gap_free_stream_and_a_survivor_takes_over() {
     // The survivor relays now.
     assert_eq!(relay_holder_pid(&db).await, c.procs[survivor].child.id());
     tap.delete_queue().await;
+}
+
+#[actix_web::test]
+async fn a_ban_on_one_process_holds_on_every_process() {
+    let Some(c) = cluster(3).await else { return };
+    let c = std::sync::Arc::new(c);
+    let phone = new_phone();
+    let (me, token) = c.sign_in(0, 0, &phone, "android").await;
+    let auth = |c: std::sync::Arc<Cluster>, token: String| {
+        move |p: usize| -> futures_util::future::BoxFuture<'static, Value> {
+            let (c, token) = (c.clone(), token.clone());
+            Box::pin(async move { c.post(p, "/accessuser/getimtoken", &[], Some(&token)).await })
+        }
+    };
+    for p in 0..3 {
+        assert_eq!(auth(c.clone(), token.clone())(p).await["code"], 0); // cached everywhere
+    }
+    // A code sent before the ban, for the sign-in attempts below.
+    tokio::time::sleep(Duration::from_secs(2)).await; // the cooldown of the sign-in's code
+    let v = c
+        .post(
+            2,
+            "/sms/send",
+            &[("nation_code", "86"), ("phone", &phone)],
+            None,
+        )
+        .await;
+    assert_eq!(v["code"], 0, "{v}");
+    let code = c.codes(&phone).pop().unwrap();
+    let sent = c.codes(&phone).len();
+
+    let v = c
+        .admin(
+            0,
+            "POST",
+            "/admin/users/ban",
+            serde_json::json!({"user_id": me, "reason": "spam"}),
+        )
+        .await;
+    assert_eq!(v["code"], 0, "{v}");
+    for p in [1, 2] {
+        let took = c
+            .until(
+                p,
+                "the ban",
+                |v| v["code"] == 401,
+                auth(c.clone(), token.clone()),
+            )
+            .await;
+        eprintln!("ban on process 0 refused the token on process {p} after {took:?}");
+        assert!(
+            took <= BOUND,
+            "process {p} accepted a banned user's token for {took:?}"
+        );
+    }
+    for p in [1, 2] {
+        let v = c
+            .post(
+                p,
+                "/accessuser/signinbysms",
+                &[
+                    ("nation_code", "86"),
+                    ("phone", &phone),
+                    ("check_code", &code),
+                    ("device", "web"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(v["code"], 403, "process {p}: {v}");
+        let lookup = c
+            .admin(
+                p,
+                "GET",
+                &format!("/admin/users/lookup?user_id={me}"),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(lookup["data"]["state"], "banned", "process {p}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // the cooldown again
+    let v = c
+        .post(
+            1,
+            "/sms/send",
+            &[("nation_code", "86"), ("phone", &phone)],
+            None,
+        )
+        .await;
+    assert_eq!(v["code"], 0, "{v}");
+    assert_eq!(
+        c.codes(&phone).len(),
+        sent,
+        "a code went to a banned number"
+    );
+
+    // Unbanned on another process: signing in works again anywhere.
+    let v = c
+        .admin(
+            2,
+            "POST",
+            "/admin/users/unban",
+            serde_json::json!({ "user_id": me }),
+        )
+        .await;
+    assert_eq!(v["code"], 0, "{v}");
+    let (again, _) = c.sign_in(1, 0, &phone, "android").await;
+    assert_eq!(again, me);
+}
+
+#[actix_web::test]
+async fn bans_end_by_themselves_once_with_three_processes_sweeping() {
+    let Some(c) = cluster(3).await else { return };
+    // Enough users that lifting their bans takes a while, so the processes' sweeps
+    // (each on its own one-second tick) run into each other.
+    const USERS: usize = 120;
+    let c = &c;
+    let users: Vec<i64> = futures_util::future::join_all(
+        (0..USERS).map(|k| async move { c.sign_in(k % 3, k % 3, &new_phone(), "web").await.0 }),
+    )
+    .await;
+    // All end at the same instant, so every process's sweep finds them together.
+    let until = chrono::Utc::now().timestamp() + 5;
+    let bans = futures_util::future::join_all(users.iter().enumerate().map(|(k, u)| {
+        c.admin(
+            k % 3,
+            "POST",
+            "/admin/users/ban",
+            serde_json::json!({"user_id": u, "reason": "cool off", "until": until}),
+        )
+    }))
+    .await;
+    for v in bans {
+        assert_eq!(v["code"], 0, "{v}");
+    }
+    assert!(
+        chrono::Utc::now().timestamp() < until,
+        "the bans took too long to set"
+    );
+    let db = sea_orm::Database::connect(&c.db_url).await.unwrap();
+    let unbanned = |rows: &[(String, String, Value, Option<i64>, bool)], u: i64| {
+        rows.iter()
+            .filter(|r| r.1 == "user.unbanned" && r.2["user_id"] == u)
+            .count()
+    };
+    let started = Instant::now();
+    loop {
+        let rows = common::outbox_rows(&db).await;
+        if users.iter().all(|u| unbanned(&rows, *u) > 0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "bans did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several more sweeps of every process.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rows = common::outbox_rows(&db).await;
+    for u in &users {
+        assert_eq!(unbanned(&rows, *u), 1, "user {u}");
+    }
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let audit = entity::admin_audit::Entity::find()
+        .filter(entity::admin_audit::Column::KeyName.eq("(system)"))
+        .all(&db)
+        .await
+        .unwrap();
+    let mut audited: Vec<i64> = audit.iter().filter_map(|a| a.user_id).collect();
+    audited.sort_unstable();
+    let mut want = users.clone();
+    want.sort_unstable();
+    assert_eq!(audited, want, "one audit row per ended ban");
+    for p in 0..3 {
+        let v = c
+            .admin(
+                p,
+                "GET",
+                &format!("/admin/users/lookup?user_id={}", users[p]),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(v["data"]["state"], "active");
+    }
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod admin;
 mod auth;
+mod console;
 mod contract;
 mod pools;
 mod profile;
