@@ -865,12 +865,12 @@ async fn bans_end_by_themselves_once_with_three_processes_sweeping() {
     let mut want = users.clone();
     want.sort_unstable();
     assert_eq!(audited, want, "one audit row per ended ban");
-    for p in 0..3 {
+    for (p, u) in users.iter().take(3).enumerate() {
         let v = c
             .admin(
                 p,
                 "GET",
-                &format!("/admin/users/lookup?user_id={}", users[p]),
+                &format!("/admin/users/lookup?user_id={u}"),
                 Value::Null,
             )
             .await;
