@@ -1258,3 +1258,224 @@ async fn the_console_is_served_when_admin_keys_are_set() {
         .unwrap();
     assert_envelope(&res.json().await.unwrap(), 401);
 }
+
+/// The server binary, its log (JSON lines) going to a file; killed when dropped.
+struct Logged {
+    child: std::process::Child,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[actix_web::test]
+async fn admin_secrets_never_reach_the_logs_or_the_audit() {
+    use std::process::{Command, Stdio};
+    const BIN: &str = env!("CARGO_BIN_EXE_im-access");
+    const SECRET: &str = "ops-carol-console-secret-0123456789abcdef";
+    const WRONG: &str = "ops-carol-console-secret-0123456789abcdeX";
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::common::free_port();
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let log = dir.path().join("server.log");
+    let sms = dir.path().join("sms.jsonl");
+    let child = cmd
+        .current_dir(dir.path())
+        .env("IM_CONFIG_DIR", dir.path().join("no-config"))
+        .env("IM_ENV_FILE", dir.path().join("no.env"))
+        .env("IM__APP__DATA_DIR", dir.path().join("data"))
+        .env("IM__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("IM__SMS__PROVIDER", "file")
+        .env("IM__SMS__FILE_PATH", &sms)
+        .env("IM__SMS__COOLDOWN_SECS", "0")
+        .env("IM__JWT__SECRET", "admin-log-test-secret-admin-log-test")
+        .env("IM__ADMIN__KEYS", format!("ops-carol:{SECRET}"))
+        .env("IM__LOG__FORMAT", "json")
+        .env("IM__LOG__LEVEL", "debug")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let server = Logged {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    };
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "no server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let call = |method: &'static str, path: String, body: Value, key: &'static str| {
+        let url = format!("{}{path}", server.base);
+        let req = match method {
+            "GET" => client.get(url),
+            _ => client.post(url).json(&body),
+        };
+        async move {
+            req.bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+
+    // A user signs in; the operator does everything once, and tries a wrong key.
+    let phone = new_phone();
+    let form = |extra: &[(&str, &str)]| {
+        let mut f = vec![("nation_code", "86"), ("phone", phone.as_str())];
+        f.extend_from_slice(extra);
+        f.into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let send = |f: Vec<(String, String)>, path: &'static str| {
+        client
+            .post(format!("{}{path}", server.base))
+            .form(&f)
+            .send()
+    };
+    send(form(&[]), "/sms/send").await.unwrap();
+    let code = std::fs::read_to_string(&sms).unwrap();
+    let code: Value = serde_json::from_str(code.lines().last().unwrap()).unwrap();
+    let signed: Value = send(
+        form(&[
+            ("check_code", code["code"].as_str().unwrap()),
+            ("device", "web"),
+        ]),
+        "/accessuser/signinbysms",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let user = signed["data"]["user_id"].as_i64().expect("signed in");
+    let until = chrono::Utc::now().timestamp() + 86_400;
+    for (method, path, body, key, code) in [
+        (
+            "GET",
+            format!("/admin/users/lookup?user_id={user}"),
+            json!(null),
+            SECRET,
+            0,
+        ),
+        (
+            "GET",
+            format!("/admin/users/lookup?nation_code=86&phone={phone}"),
+            json!(null),
+            SECRET,
+            0,
+        ),
+        (
+            "GET",
+            format!("/admin/users/lookup?user_id={user}"),
+            json!(null),
+            WRONG,
+            401,
+        ),
+        (
+            "POST",
+            "/admin/users/ban".into(),
+            json!({"user_id": user, "reason": "spam", "until": until}),
+            SECRET,
+            0,
+        ),
+        (
+            "POST",
+            "/admin/users/ban".into(),
+            json!({"user_id": user, "reason": "spam"}),
+            WRONG,
+            401,
+        ),
+        (
+            "POST",
+            "/admin/users/unban".into(),
+            json!({ "user_id": user }),
+            SECRET,
+            0,
+        ),
+        (
+            "POST",
+            "/admin/sessions/revoke".into(),
+            json!({ "user_id": user }),
+            SECRET,
+            0,
+        ),
+        (
+            "GET",
+            "/admin/audit?limit=10".into(),
+            json!(null),
+            SECRET,
+            0,
+        ),
+        (
+            "POST",
+            "/admin/users/delete".into(),
+            json!({"user_id": user, "reason": "asked"}),
+            SECRET,
+            0,
+        ),
+    ] {
+        let v = call(method, path.clone(), body, key).await;
+        assert_eq!(v["code"], code, "{method} {path}: {v}");
+    }
+    let page = client
+        .get(format!("{}/admin/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+
+    // The audit names the key, never its secret.
+    let audit = call("GET", "/admin/audit?limit=500".into(), json!(null), SECRET).await;
+    let rows = audit["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r["key"] == "ops-carol"));
+    let text = audit["data"].to_string();
+    assert!(!text.contains(SECRET) && !text.contains(WRONG), "{text}");
+
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let log = loop {
+        let text = std::fs::read_to_string(&server.log).unwrap();
+        if text.contains("im-access stopped") || started.elapsed() > Duration::from_secs(60) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for line in log.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        for leak in [SECRET, WRONG, phone.as_str()] {
+            assert!(!line.contains(leak), "leaked {leak}: {line}");
+        }
+    }
+    // The log was written, and names the operator's key.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("account banned") && l.contains("ops-carol")),
+        "{log}"
+    );
+}
