@@ -1479,3 +1479,38 @@ async fn admin_secrets_never_reach_the_logs_or_the_audit() {
         "{log}"
     );
 }
+
+#[test]
+fn the_production_profile_refuses_a_short_admin_secret_without_printing_it() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let short = "short-admin-secret-31-characters";
+    let short = &short[..31];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_im-access"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .current_dir(dir.path())
+        .env("IM_CONFIG_DIR", dir.path().join("no-config"))
+        .env("IM_ENV_FILE", dir.path().join("no.env"))
+        .env("IM__APP__DATA_DIR", dir.path().join("data"))
+        .env("IM__APP__PROFILE", "production")
+        .env("IM__SERVER__BIND", "127.0.0.1:0")
+        .env("IM__JWT__SECRET", "0123456789abcdef0123456789abcdef-secret")
+        .env("IM__SMS__PROVIDER", "webhook")
+        .env("IM__SMS__WEBHOOK__URL", "https://sms.example.com/send")
+        .env("IM__SERVER__PUBLIC_BASE_URL", "https://cdn.example.com")
+        .env("IM__ADMIN__KEYS", format!("ops-dave:{short}"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "started with a short admin secret");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("admin.keys") && err.contains("ops-dave"),
+        "{err}"
+    );
+    assert!(!err.contains(short), "the secret is printed: {err}");
+}
