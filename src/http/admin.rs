@@ -105,14 +105,22 @@ pub async fn lookup(
         (None, Some(_), None) => return Err(ApiError::missing("phone")),
         (None, None, _) => return Err(ApiError::missing("user_id")),
     };
-    let shard = match &by {
-        Lookup::Id(id) => *id,
-        Lookup::Phone(_) => 0,
+    let card = match by {
+        Lookup::Id(id) => {
+            let by = Lookup::Id(id);
+            actors
+                .sessions
+                .run(id, |s| async move { s.admin_lookup(by).await })
+                .await?
+        }
+        Lookup::Phone(phone) => {
+            let by = Lookup::Phone(phone.clone());
+            actors
+                .sessions
+                .run(phone, |s| async move { s.admin_lookup(by).await })
+                .await?
+        }
     };
-    let card = actors
-        .sessions
-        .run(shard, |s| async move { s.admin_lookup(by).await })
-        .await?;
     Ok(Reply(card))
 }
 
