@@ -693,6 +693,7 @@ async fn an_account_deleted_on_one_process_is_gone_on_every_other() {
         assert_eq!(v["code"], 0, "{v}");
     }
     type Probe = Box<dyn Fn(usize) -> futures_util::future::BoxFuture<'static, Value>>;
+    type Check = (&'static str, Probe, fn(&Value) -> bool);
     let probe = |path: &'static str, form: Vec<(&'static str, String)>, token: &str| -> Probe {
         let (c, token) = (c.clone(), token.to_owned());
         Box::new(move |p| {
@@ -704,7 +705,7 @@ async fn an_account_deleted_on_one_process_is_gone_on_every_other() {
         })
     };
     let by_id = vec![("unique_names", gone.to_string())];
-    let checks: Vec<(&str, Probe, fn(&Value) -> bool)> = vec![
+    let checks: Vec<Check> = vec![
         (
             "the deleted user's token",
             probe("/accessuser/getimtoken", vec![], &gone_token),

@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod auth;
 mod contract;
+mod hardening;
 mod pools;
 mod profile;
 mod relations;
