@@ -1,6 +1,7 @@
 //! HTTP: routes, the envelope, parameter decoding and extractors.
 
 pub mod accessuser;
+pub mod docs;
 pub mod envelope;
 pub mod extract;
 pub mod input;
@@ -135,6 +136,7 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
         ops::readyz,
         ops::metrics,
         ops::openapi,
+        ops::docs,
         ops::jwks,
         ops::replay_events,
     )
@@ -218,6 +220,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/readyz", &small).route(web::get().to(ops::readyz)))
         .service(post("/metrics", &small).route(web::get().to(ops::metrics)))
         .service(post("/openapi.json", &small).route(web::get().to(ops::openapi)))
+        .service(post("/docs", &small).route(web::get().to(ops::docs)))
         .service(post("/.well-known/jwks.json", &small).route(web::get().to(ops::jwks)))
         .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)))
         .default_service(web::to(not_found));

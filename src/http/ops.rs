@@ -136,6 +136,26 @@ pub async fn openapi() -> HttpResponse {
     }
 }
 
+#[utoipa::path(get, path = "/docs", tag = "ops", responses((status = 200, description = "This document as an HTML reference (self-contained: no script, no external request)", content_type = "text/html")))]
+pub async fn docs() -> HttpResponse {
+    static PAGE: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let page = PAGE.get_or_init(|| {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).map_err(|e| e.to_string())?;
+        Ok(super::docs::render(&doc))
+    });
+    match page {
+        Ok(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(html.clone()),
+        Err(e) => actix_web::ResponseError::error_response(&ApiError::internal("docs", e.clone())),
+    }
+}
+
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "Plain JWKS (RFC 7517), not the envelope: the public keys of every configured Ed25519 key, each {kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}, to verify im_token and action tokens by their kid. HS256 secrets are never published: with HS256 only it is {\"keys\": []}")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     match serde_json::to_vec(state.jwt.jwks()) {

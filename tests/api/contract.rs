@@ -525,3 +525,40 @@ async fn metrics_cover_requests_actors_caches_pool_sms_and_outbox() {
         assert!(text.contains(family), "{family} missing from:\n{text}");
     }
 }
+
+#[actix_web::test]
+async fn the_docs_page_lists_every_route_of_the_document_and_loads_nothing_else() {
+    let Some(app) = crate::common::spawn_app().await else {
+        return;
+    };
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let page = res.text().await.unwrap();
+    let mut routes = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let line = format!("{} {}", method.to_ascii_uppercase(), path);
+            assert!(page.contains(&line), "/docs lacks {line}");
+            routes += 1;
+        }
+    }
+    assert!(routes >= 20, "{routes} routes");
+    for external in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
+        assert!(!page.contains(external), "/docs loads something: {external}");
+    }
+}
