@@ -122,3 +122,4 @@ impl ResponseError for ApiError {
         res
     }
 }
+

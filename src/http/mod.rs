@@ -143,6 +143,11 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
 )]
 pub struct ApiDoc;
 
+/// The OpenAPI document, as `/openapi.json` serves it.
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    ApiDoc::openapi().to_pretty_json()
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound
 }
