@@ -66,7 +66,11 @@ fn type_of(schema: &Value) -> String {
     if ty.contains("array") {
         return format!("array of {}", type_of(&schema["items"]));
     }
-    let mut out = if ty.is_empty() { "any".to_owned() } else { esc(&ty) };
+    let mut out = if ty.is_empty() {
+        "any".to_owned()
+    } else {
+        esc(&ty)
+    };
     if let Some(values) = schema["enum"].as_array() {
         let values: Vec<String> = values.iter().map(|v| esc(&v.to_string())).collect();
         let _ = write!(out, ": {}", values.join(", "));
@@ -136,7 +140,9 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
         out.push_str("</table>");
     }
     if let Some(responses) = op["responses"].as_object() {
-        out.push_str("<h3>Responses</h3><table><tr><th>status</th><th>description</th><th>schema</th></tr>");
+        out.push_str(
+            "<h3>Responses</h3><table><tr><th>status</th><th>description</th><th>schema</th></tr>",
+        );
         for (status, r) in responses {
             let schema = r["content"]
                 .as_object()
@@ -181,11 +187,7 @@ pub fn render(doc: &Value) -> String {
     body.push_str("<h2>Schemas</h2>");
     let schemas = doc["components"]["schemas"].as_object().unwrap_or(&empty);
     for (name, schema) in schemas {
-        let _ = write!(
-            nav,
-            "<li><a href=\"#schema-{0}\">{0}</a></li>",
-            esc(name)
-        );
+        let _ = write!(nav, "<li><a href=\"#schema-{0}\">{0}</a></li>", esc(name));
         let _ = write!(
             body,
             "<section class=\"op\" id=\"schema-{0}\"><span class=\"path\">{0}</span>",
@@ -207,7 +209,11 @@ pub fn render(doc: &Value) -> String {
                         "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
                         esc(field),
                         type_of(p),
-                        if required.contains(&field.as_str()) { "yes" } else { "no" },
+                        if required.contains(&field.as_str()) {
+                            "yes"
+                        } else {
+                            "no"
+                        },
                         text(&p["description"])
                     );
                 }

@@ -122,4 +122,3 @@ impl ResponseError for ApiError {
         res
     }
 }
-

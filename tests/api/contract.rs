@@ -487,16 +487,50 @@ async fn openapi_lists_every_route_with_its_parameters() {
         ("/metrics", "get", &[]),
         ("/openapi.json", "get", &[]),
     ];
+    // A parameter is a query/header parameter, a field of the request body (in every
+    // media type the routes accept), or the `token` security requirement.
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => schema.clone(),
+        }
+    };
     for (path, method, params) in expect {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing");
-        let names: Vec<&str> = op["parameters"]
+        let mut names: Vec<String> = op["parameters"]
             .as_array()
-            .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
+        if let Some(content) = op["requestBody"]["content"].as_object() {
+            if ![
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ]
+            .iter()
+            .all(|m| content.contains_key(*m))
+            {
+                panic!("{path}: the body in every media type: {content:?}");
+            }
+            for media in content.values() {
+                let schema = resolve(&media["schema"]);
+                names.extend(schema["properties"].as_object().unwrap().keys().cloned());
+            }
+        }
+        if op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("token").is_some()))
+        {
+            names.push("token".into());
+        }
         for p in *params {
             assert!(
-                names.contains(p),
+                names.iter().any(|n| n == p),
                 "{path}: parameter {p} missing from {names:?}"
             );
         }
@@ -546,7 +580,10 @@ async fn the_docs_page_lists_every_route_of_the_document_and_loads_nothing_else(
         .to_str()
         .unwrap()
         .starts_with("text/html"));
-    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
     let page = res.text().await.unwrap();
     let mut routes = 0;
@@ -559,6 +596,9 @@ async fn the_docs_page_lists_every_route_of_the_document_and_loads_nothing_else(
     }
     assert!(routes >= 20, "{routes} routes");
     for external in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
-        assert!(!page.contains(external), "/docs loads something: {external}");
+        assert!(
+            !page.contains(external),
+            "/docs loads something: {external}"
+        );
     }
 }

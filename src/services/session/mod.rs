@@ -63,15 +63,30 @@ pub struct AuthUser {
 }
 
 /// signinbysms's `data`, field types exactly as the contract has them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignInData {
+    #[schema(example = "GLdKtM")]
     pub nickname: String,
+    /// The avatar's URL, or null.
     pub avatar: Option<String>,
+    #[schema(example = 8)]
     pub user_id: i64,
+    /// The session token: send it as the `token` header.
+    #[schema(
+        example = "63d128f9a25196029526506804d1b0c9",
+        pattern = "^[0-9a-f]{32}$"
+    )]
     pub token: String,
+    /// A JWT for the IM server: claims `{"unique_name": <user_id>, "exp": …}`.
     pub im_token: String,
+    /// 1 on the number's first sign-in (the user was created), else 0.
+    #[schema(minimum = 0, maximum = 1)]
     pub is_first_login: u8,
+    /// 0 for an ordinary user.
+    #[schema(example = 0)]
     pub role: i16,
+    /// Unix seconds of the previous sign-in (of this one on the first).
+    #[schema(example = 1609855258)]
     pub last_seen: i64,
 }
 
