@@ -100,7 +100,7 @@ impl Server {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|v| v["phone"] == phone)
             .filter_map(|v| v["code"].as_str().map(str::to_owned))
-            .last()
+            .next_back()
             .unwrap();
         let v = self
             .post(
