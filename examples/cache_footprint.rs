@@ -78,7 +78,7 @@ async fn main() {
     )
     .await;
     measure(
-        "session: token hash -> Option<Arc<SessionEntry>>",
+        "session: token hash -> Arc<SessionEntry>",
         NearCache::new("sessions", 1 << 30, ttl),
         |i| {
             let mut h = [0u8; 32];
@@ -93,10 +93,7 @@ async fn main() {
                 last_used_at: 0,
                 expires_at: 0,
             };
-            (
-                TokenHash(h),
-                Some(Arc::new(SessionEntry::new(row, TokenHash(h)))),
-            )
+            (TokenHash(h), Arc::new(SessionEntry::new(row, TokenHash(h))))
         },
     )
     .await;

@@ -45,6 +45,8 @@ pub struct NearCache<K, V> {
 enum LoadFailure<V> {
     /// Loaded, but an invalidation ran meanwhile: answer it, don't keep it.
     Stale(V),
+    /// Nothing to load: answered `None`, and nothing is kept.
+    Absent,
     Failed(ApiError),
 }
 
@@ -122,18 +124,35 @@ where
         }
         // Boxed: the load's and moka's insertion futures are kilobytes, and a hit's
         // future (moved into the actor's box per message) should not carry them.
+        let found = Box::pin(self.load_missing(key, || async { load().await.map(Some) })).await?;
+        found.ok_or_else(|| ApiError::internal("cache", "a load that always finds found nothing"))
+    }
+
+    /// As `get_or_load`, for a load that may find nothing: that is answered `None` and
+    /// not kept, so lookups of keys that don't exist can't push out ones that do.
+    pub async fn get_or_load_found<F, Fut>(&self, key: K, load: F) -> Result<Option<V>, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<V>, ApiError>>,
+    {
+        if let Some(v) = self.peek(&key).await {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(v));
+        }
         Box::pin(self.load_missing(key, load)).await
     }
 
-    async fn load_missing<F, Fut>(&self, key: K, load: F) -> Result<V, ApiError>
+    async fn load_missing<F, Fut>(&self, key: K, load: F) -> Result<Option<V>, ApiError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<V, ApiError>>,
+        Fut: std::future::Future<Output = Result<Option<V>, ApiError>>,
     {
         self.misses.fetch_add(1, Ordering::Relaxed);
         if !self.enabled() {
             let v = load().await?;
-            self.not_kept(&v);
+            if let Some(v) = &v {
+                self.not_kept(v);
+            }
             return Ok(v);
         }
         let generation = self.generation(&key);
@@ -142,10 +161,13 @@ where
             .inner
             .try_get_with(key.clone(), async {
                 match load().await {
-                    Ok(v) if generation.load(Ordering::Acquire) == started && self.enabled() => {
+                    Ok(Some(v))
+                        if generation.load(Ordering::Acquire) == started && self.enabled() =>
+                    {
                         Ok(v)
                     }
-                    Ok(v) => Err(LoadFailure::Stale(v)),
+                    Ok(Some(v)) => Err(LoadFailure::Stale(v)),
+                    Ok(None) => Err(LoadFailure::Absent),
                     Err(e) => Err(LoadFailure::Failed(e)),
                 }
             })
@@ -153,13 +175,14 @@ where
         match res {
             Ok(v) => {
                 self.recheck(&key, started).await;
-                Ok(v)
+                Ok(Some(v))
             }
             Err(e) => match e.as_ref() {
                 LoadFailure::Stale(v) => {
                     self.not_kept(v);
-                    Ok(v.clone())
+                    Ok(Some(v.clone()))
                 }
+                LoadFailure::Absent => Ok(None),
                 LoadFailure::Failed(err) => Err(err.clone()),
             },
         }

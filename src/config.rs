@@ -326,6 +326,7 @@ pub struct ActorSettings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct CacheSettings {
     pub sessions: u64,
+    pub unknown_tokens: u64,
     pub profiles: u64,
     pub relation_list_bytes: u64,
     pub ttl_secs: u64,

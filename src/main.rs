@@ -24,6 +24,8 @@ enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Print the OpenAPI document (what GET /openapi.json answers) and exit.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -45,6 +47,18 @@ enum MigrateAction {
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        return match im_access::http::openapi_json() {
+            Ok(json) => {
+                println!("{json}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("im-access: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -56,6 +70,7 @@ async fn main() -> std::process::ExitCode {
     let res = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate { action } => migrate(settings, action).await,
+        Command::Openapi => Ok(()),
     };
     match res {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,11 +1,14 @@
-//! `accessuser/*`: sign-in, profile, IM tokens, searches, logout.
+//! `accessuser/*`: sign-in, profile, IM tokens, searches, logout, and the account's own
+//! lifecycle (sessions, number, deletion).
 
 use actix_web::web;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::envelope::{ok, Reply};
 use super::extract::{Auth, ClientIp};
+use super::openapi::{ids_or_csv, int_or_digits, Done, Envelope};
 use super::params::Params;
 use super::{AppState, UserId};
 use crate::actors::Actors;
@@ -20,13 +23,23 @@ use crate::services::relation::ContactPage;
 use crate::services::session::account::SessionItem;
 use crate::services::session::{SignIn, SignInData};
 
-#[derive(Deserialize, Validate)]
-struct SignInInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct SignInInput {
+    /// Country calling code without `+`.
+    #[schema(example = "86")]
     nation_code: String,
+    /// The national mobile number.
+    #[schema(example = "16522222222")]
     phone: String,
+    /// The 6-digit code sms/send sent (a number or a string of digits; `1234` is `001234`).
+    #[schema(schema_with = int_or_digits)]
     check_code: String,
+    /// `web`, `h5`, `android` or `ios`.
+    #[schema(example = "android")]
     device: String,
+    /// Required for android and ios: up to 128 printable characters.
     #[validate(custom(function = "device_id_shape"))]
+    #[schema(example = "qbfkdvkjdckci", max_length = 128)]
     device_id: Option<String>,
 }
 
@@ -43,14 +56,16 @@ fn device_id_shape(s: &str) -> Result<(), validator::ValidationError> {
     post,
     path = "/accessuser/signinbysms",
     tag = "user",
-    params(
-        ("nation_code" = String, Query, description = "Country calling code without +"),
-        ("phone" = String, Query, description = "National mobile number"),
-        ("check_code" = i64, Query, description = "The 6-digit code (a string of digits is accepted)"),
-        ("device" = String, Query, description = "web, h5, android or ios"),
-        ("device_id" = Option<String>, Query, description = "Required for android and ios; up to 128 printable characters"),
-    ),
-    responses((status = 200, description = "Envelope; data {nickname, avatar, user_id, token, im_token, is_first_login, role, last_seen}. Errors: 1 invalid code, 429 burned code or limits"))
+    summary = "Sign in with an SMS code; the first sign-in of a number creates the user",
+    request_body(content(
+        (SignInInput = "application/x-www-form-urlencoded"),
+        (SignInInput = "application/json"),
+        (SignInInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<SignInData>, description = "Codes: 0; 1 无效的号码 (number), 无效的用户信息 (wrong, expired or used code), 缺少参数/参数无效; 403 账号已被封禁 (banned); 429 after 5 wrong tries or past the per-address budget (Retry-After); 503", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
+    )
 )]
 pub async fn signin(
     state: web::Data<AppState>,
@@ -80,21 +95,42 @@ pub async fn signin(
     Ok(Reply(data))
 }
 
-#[derive(Deserialize, Validate)]
-struct ProfileInput {
+#[derive(Deserialize, Validate, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProfileInput {
+    /// 1–20 characters after trimming; no control or format characters.
+    #[schema(example = "ivan")]
+    #[param(example = "ivan")]
+    nickname: Option<String>,
+}
+
+/// updateuserinfo's multipart body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the wire
+pub struct ProfileUpload {
+    /// JPEG, PNG, WebP or GIF (first frame), at most 5 MiB; an empty part counts as none.
+    #[schema(value_type = Option<String>, format = Binary)]
+    avatar: Option<Vec<u8>>,
+    /// 1–20 characters after trimming.
     nickname: Option<String>,
 }
 
 #[utoipa::path(
-    post,
+    method(post, put),
     path = "/accessuser/updateuserinfo",
     tag = "user",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("nickname" = Option<String>, Query, description = "1-20 characters, no control characters"),
+    summary = "Change the nickname and/or the avatar (the Android client sends PUT with ?nickname=)",
+    params(ProfileInput),
+    request_body(content(
+        (ProfileUpload = "multipart/form-data"),
+        (ProfileInput = "application/x-www-form-urlencoded"),
+        (ProfileInput = "application/json"),
+    )),
+    responses(
+        (status = 200, body = Envelope<ProfileData>, description = "Codes: 0; 1 修改失败 (no nickname or avatar, a bad nickname); 401; 415 not an image; 429 avatar uploads per hour (Retry-After); 503 too many decodes at once (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429 or 503"))),
+        (status = 413, body = Envelope<Done>, description = "Body or file over the limit"),
     ),
-    request_body(content_type = "multipart/form-data", description = "avatar: JPEG, PNG, WebP or GIF file up to 5 MiB; nickname"),
-    responses((status = 200, description = "Envelope; data {nickname, avatar, user_id (string)}. Errors: 1 修改失败, 401, 413, 415"))
+    security(("token" = []))
 )]
 pub async fn update_user_info(
     state: web::Data<AppState>,
@@ -133,11 +169,16 @@ pub async fn update_user_info(
     Ok(Reply(data))
 }
 
-#[derive(Deserialize, Validate)]
-struct ImTokenInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct ImTokenInput {
+    /// An IM action, `[a-z][a-z0-9_.]{0,63}`; absent: a fresh login im_token.
     #[validate(custom(function = "act_shape"))]
+    #[schema(example = "conv.create", pattern = "^[a-z][a-z0-9_.]{0,63}$")]
     act: Option<String>,
+    /// User ids the action concerns, in the order that makes the token's `members`
+    /// hash: an array (`members[]=6&members[]=7`, JSON `["6", 7]`) or `6,7`; up to 500.
     #[validate(length(max = 500))]
+    #[schema(schema_with = ids_or_csv)]
     members: Option<Vec<UserId>>,
 }
 
@@ -154,12 +195,17 @@ fn act_shape(s: &str) -> Result<(), validator::ValidationError> {
     post,
     path = "/accessuser/getimtoken",
     tag = "user",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("act" = Option<String>, Query, description = "IM action, [a-z][a-z0-9_.]{0,63}"),
-        ("members" = Option<Vec<String>>, Query, description = "User ids the action concerns (members[]=6&members[]=7, or 6,7)"),
+    summary = "An IM token: a fresh login im_token, or an action token for act and its members",
+    request_body(content(
+        (ImTokenInput = "application/x-www-form-urlencoded"),
+        (ImTokenInput = "application/json"),
+        (ImTokenInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<String>, description = "data is the JWT. Codes: 0; 1 unknown member or bad act/members; 401; 403 a member blocked you"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data is the JWT. Errors: 1 unknown member, 401, 403 a member blocked you"))
+    security(("token" = []))
 )]
 pub async fn get_im_token(
     actors: web::Data<Actors>,
@@ -180,21 +226,26 @@ pub async fn get_im_token(
     Ok(Reply(token))
 }
 
-#[derive(Deserialize, Validate)]
-struct IdsInput {
+#[derive(Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IdsInput {
+    /// User ids, up to 100, answered in this order: `unique_names=6&unique_names=7`
+    /// (or PHP's `unique_names[]=6&unique_names[]=7`, or `6,7`).
     #[validate(length(min = 1, max = 100))]
+    #[param(style = Form, explode, min_items = 1, max_items = 100, example = json!([6, 7]))]
     unique_names: Vec<UserId>,
 }
 
 #[utoipa::path(
-    get,
+    method(get, post),
     path = "/accessuser/searchbyuniquename",
     tag = "user",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("unique_names" = Vec<String>, Query, description = "User ids, up to 100 (unique_names[]=6&unique_names[]=7)"),
+    summary = "Users by id, in the order asked; whoever blocked the caller is left out",
+    params(IdsInput),
+    responses(
+        (status = 200, body = Envelope<ContactPage>, description = "One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
     ),
-    responses((status = 200, description = "Envelope; data {page_info, list} in the order asked"))
+    security(("token" = []))
 )]
 pub async fn search_by_unique_name(
     actors: web::Data<Actors>,
@@ -215,20 +266,24 @@ pub async fn search_by_unique_name(
     Ok(Reply(page))
 }
 
-#[derive(Deserialize, Validate)]
-struct NicknameInput {
+#[derive(Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NicknameInput {
+    /// The exact nickname.
+    #[param(example = "whaha12")]
     nickname: String,
 }
 
 #[utoipa::path(
-    get,
+    method(get, post),
     path = "/accessuser/searchbynickname",
     tag = "user",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("nickname" = String, Query, description = "Exact nickname"),
+    summary = "The user with exactly this nickname (who has not blocked the caller)",
+    params(NicknameInput),
+    responses(
+        (status = 200, body = Envelope<Contact>, description = "Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
     ),
-    responses((status = 200, description = "Envelope; data {nickname, avatar, user_id}. Errors: 1 nobody has that nickname"))
+    security(("token" = []))
 )]
 pub async fn search_by_nickname(
     actors: web::Data<Actors>,
@@ -254,8 +309,9 @@ pub async fn search_by_nickname(
     post,
     path = "/accessuser/logout",
     tag = "user",
-    params(("token" = String, Header, description = "Session token")),
-    responses((status = 200, description = "Envelope; data \"ok\""))
+    summary = "Sign out: the token stops working at once",
+    responses((status = 200, body = Envelope<Done>, description = "Codes: 0; 401")),
+    security(("token" = []))
 )]
 pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Reply<&'static str>> {
     actors
@@ -269,8 +325,9 @@ pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Re
     post,
     path = "/accessuser/sessionlist",
     tag = "account",
-    params(("token" = String, Header, description = "Session token")),
-    responses((status = 200, description = "Envelope; data [{device, device_id (last 4 characters), created_at, last_active_at, current}]"))
+    summary = "The caller's sessions: one per device type, the current one marked",
+    responses((status = 200, body = Envelope<Vec<SessionItem>>, description = "Codes: 0; 401")),
+    security(("token" = []))
 )]
 pub async fn session_list(
     actors: web::Data<Actors>,
@@ -283,8 +340,10 @@ pub async fn session_list(
     Ok(Reply(list))
 }
 
-#[derive(Deserialize, Validate)]
-struct DeviceInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct DeviceInput {
+    /// `web`, `h5`, `android` or `ios`.
+    #[schema(example = "web")]
     device: String,
 }
 
@@ -292,11 +351,17 @@ struct DeviceInput {
     post,
     path = "/accessuser/revokesession",
     tag = "account",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("device" = String, Query, description = "web, h5, android or ios"),
+    summary = "End the session of one device type (none there is fine)",
+    request_body(content(
+        (DeviceInput = "application/x-www-form-urlencoded"),
+        (DeviceInput = "application/json"),
+        (DeviceInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 参数 device 无效 / 缺少参数 device; 401"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data \"ok\": that device type's session ends at once"))
+    security(("token" = []))
 )]
 pub async fn revoke_session(
     actors: web::Data<Actors>,
@@ -316,10 +381,16 @@ pub async fn revoke_session(
     Ok(ok())
 }
 
-#[derive(Deserialize, Validate)]
-struct ChangePhoneInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct ChangePhoneInput {
+    /// The new number's country calling code.
+    #[schema(example = "86")]
     nation_code: String,
+    /// The new number.
+    #[schema(example = "16533333333")]
     phone: String,
+    /// The code sms/send sent to the new number.
+    #[schema(schema_with = int_or_digits)]
     check_code: String,
 }
 
@@ -327,13 +398,17 @@ struct ChangePhoneInput {
     post,
     path = "/accessuser/changephone",
     tag = "account",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("nation_code" = String, Query, description = "The new number's country calling code"),
-        ("phone" = String, Query, description = "The new number"),
-        ("check_code" = String, Query, description = "The code sms/send sent to the new number"),
+    summary = "Move the account to a new number, proven by a code sent to it",
+    request_body(content(
+        (ChangePhoneInput = "application/x-www-form-urlencoded"),
+        (ChangePhoneInput = "application/json"),
+        (ChangePhoneInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 无效的号码, 无效的用户信息 (code), 号码已被使用 (another account's); 401; 429 (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data \"ok\". Errors: 1 无效的号码, 1 无效的用户信息 (code), 1 号码已被使用, 429"))
+    security(("token" = []))
 )]
 pub async fn change_phone(
     state: web::Data<AppState>,
@@ -355,8 +430,10 @@ pub async fn change_phone(
     Ok(ok())
 }
 
-#[derive(Deserialize, Validate)]
-struct DeleteInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct DeleteInput {
+    /// The code sms/send sent to the account's own number.
+    #[schema(schema_with = int_or_digits)]
     check_code: String,
 }
 
@@ -364,11 +441,17 @@ struct DeleteInput {
     post,
     path = "/accessuser/deleteaccount",
     tag = "account",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("check_code" = String, Query, description = "The code sms/send sent to the account's own number"),
+    summary = "Delete the account (sessions, relations, profile, avatar), proven by a code sent to its own number",
+    request_body(content(
+        (DeleteInput = "application/x-www-form-urlencoded"),
+        (DeleteInput = "application/json"),
+        (DeleteInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 无效的用户信息 (code); 401; 429 (Retry-After); 500 if the database failed mid-way (nothing changed)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data \"ok\": the account, its sessions and relations are gone. Errors: 1 无效的用户信息 (code), 401, 429"))
+    security(("token" = []))
 )]
 pub async fn delete_account(
     actors: web::Data<Actors>,

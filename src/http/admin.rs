@@ -3,11 +3,12 @@
 
 use actix_web::web;
 use serde::Deserialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::envelope::{self, ok, Reply};
 use super::extract::AdminKey;
+use super::openapi::{int_or_digits, Done, Envelope};
 use super::params::Params;
 use super::{AppState, UserId};
 use crate::actors::Actors;
@@ -15,23 +16,6 @@ use crate::domain::device::Device;
 use crate::domain::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::services::session::admin::{AuditItem, Lookup, Operator, UserCard};
-
-/// The bearer scheme of `/admin/*` in the OpenAPI document.
-pub struct AdminSecurity;
-
-impl utoipa::Modify for AdminSecurity {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .description(Some(
-                "The secret of one of the admin keys ([admin] keys). No key configured: every /admin/* route answers 404; a wrong key (an IM-server key or a session token included): code 401.",
-            ))
-            .build();
-        doc.components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("admin_key", SecurityScheme::Http(scheme));
-    }
-}
 
 fn operator(key: AdminKey) -> Operator {
     Operator {
@@ -73,10 +57,16 @@ fn until(given: &str, now: i64) -> ApiResult<i64> {
     }
 }
 
-#[derive(Deserialize, Validate)]
-struct LookupInput {
+#[derive(Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LookupInput {
+    /// The user's id; or give `nation_code` and `phone`.
     user_id: Option<UserId>,
+    /// With `phone`: find the user by number (`86` or `+86`).
+    #[param(example = "86")]
     nation_code: Option<String>,
+    /// With `nation_code`.
+    #[param(example = "16522222222")]
     phone: Option<String>,
 }
 
@@ -84,13 +74,12 @@ struct LookupInput {
     get,
     path = "/admin/users/lookup",
     tag = "admin",
-    security(("admin_key" = [])),
-    params(
-        ("user_id" = Option<i64>, Query, description = "The user's id; or give nation_code and phone"),
-        ("nation_code" = Option<String>, Query, description = "With phone: find the user by number"),
-        ("phone" = Option<String>, Query, description = "With nation_code"),
+    summary = "An account as operators see it: profile, state, sessions and counts",
+    params(LookupInput),
+    responses(
+        (status = 200, body = Envelope<UserCard>, description = "Codes: 0; 1 用户不存在 (no such user; a deleted one included), 无效的号码, 缺少参数/参数无效; 401. HTTP 404 when no admin key is configured"),
     ),
-    responses((status = 200, description = "Envelope; data {user_id, nickname, avatar, nation_code, phone, state (active|banned), banned_until (RFC 3339 or null), ban_reason, created_at (unix s), last_seen (unix s), sessions: [{device, device_id (in full), created_at, last_active_at, current: false}], counts: {follows, fans, blocks}}. Errors: 1 用户不存在 (no such user, a deleted one included), 1 bad parameter, 401, 404 when no admin key is configured"))
+    security(("admin_key" = []))
 )]
 pub async fn lookup(
     _key: AdminKey,
@@ -124,10 +113,17 @@ pub async fn lookup(
     Ok(Reply(card))
 }
 
-#[derive(Deserialize, Validate)]
-struct BanInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct BanInput {
+    /// The user to ban.
     user_id: UserId,
+    /// Why: 1–200 characters once trimmed, no control characters. Kept in the audit log
+    /// and sent in `user.banned`.
+    #[schema(example = "spam", max_length = 200)]
     reason: String,
+    /// When the ban ends: RFC 3339 with an offset, or unix seconds; in the future.
+    /// Absent: no end.
+    #[schema(example = "2026-12-24T00:00:00Z")]
     until: Option<String>,
 }
 
@@ -135,13 +131,18 @@ struct BanInput {
     post,
     path = "/admin/users/ban",
     tag = "admin",
-    security(("admin_key" = [])),
-    params(
-        ("user_id" = i64, Query, description = "The user to ban"),
-        ("reason" = String, Query, description = "Why, 1-200 characters (kept in the audit log and sent in user.banned)"),
-        ("until" = Option<String>, Query, description = "When the ban ends: RFC 3339 or unix seconds, in the future; absent: no end"),
+    summary = "Ban an account (or change a ban's reason and end); its sessions end at once",
+    description = "In one transaction: the ban, every session revoked (session.revoked, reason banned), user.banned, the audit row. Until the ban ends sign-in answers 403 账号已被封禁 and sms/send to the number answers as for anyone but sends nothing. It ends by itself at `until` (user.unbanned).",
+    request_body(content(
+        (BanInput = "application/x-www-form-urlencoded"),
+        (BanInput = "application/json"),
+        (BanInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在, 缺少参数 reason, 参数 reason 无效, 参数 until 无效 (not RFC 3339 or unix seconds, or not in the future); 401. HTTP 404 when no admin key is configured"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data \"ok\": every session revoked (reason banned), user.banned; sign-in answers 403 and sms/send sends nothing until the ban ends. Banning again replaces reason and end. Errors: 1 用户不存在, 1 bad reason or until, 401, 404"))
+    security(("admin_key" = []))
 )]
 pub async fn ban(
     key: AdminKey,
@@ -164,8 +165,9 @@ pub async fn ban(
     Ok(ok())
 }
 
-#[derive(Deserialize, Validate)]
-struct UserInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct UserInput {
+    /// The user.
     user_id: UserId,
 }
 
@@ -173,9 +175,18 @@ struct UserInput {
     post,
     path = "/admin/users/unban",
     tag = "admin",
-    security(("admin_key" = [])),
-    params(("user_id" = i64, Query, description = "The user to unban")),
-    responses((status = 200, description = "Envelope; data \"ok\", user.unbanned; an active user: ok, nothing changes, no event (the call is audited). Errors: 1 用户不存在, 401, 404"))
+    summary = "Lift a ban (user.unbanned); an active user stays as is",
+    description = "Unbanning an active user answers ok, changes nothing and emits nothing; the call is still audited.",
+    request_body(content(
+        (UserInput = "application/x-www-form-urlencoded"),
+        (UserInput = "application/json"),
+        (UserInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在, 缺少参数 user_id; 401. HTTP 404 when no admin key is configured"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
+    ),
+    security(("admin_key" = []))
 )]
 pub async fn unban(
     key: AdminKey,
@@ -191,9 +202,12 @@ pub async fn unban(
     Ok(ok())
 }
 
-#[derive(Deserialize, Validate)]
-struct RevokeInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct RevokeInput {
+    /// The user to sign out.
     user_id: UserId,
+    /// `web`, `h5`, `android` or `ios`; absent: every device.
+    #[schema(example = "android")]
     device: Option<String>,
 }
 
@@ -201,12 +215,18 @@ struct RevokeInput {
     post,
     path = "/admin/sessions/revoke",
     tag = "admin",
-    security(("admin_key" = [])),
-    params(
-        ("user_id" = i64, Query, description = "The user to sign out"),
-        ("device" = Option<String>, Query, description = "web, h5, android or ios; absent: every device"),
+    summary = "Force logout: the user's sessions (one device type, or all) end at once",
+    description = "session.revoked with reason admin, for each session ended, on every process within a second.",
+    request_body(content(
+        (RevokeInput = "application/x-www-form-urlencoded"),
+        (RevokeInput = "application/json"),
+        (RevokeInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在, 参数 device 无效; 401. HTTP 404 when no admin key is configured"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data \"ok\": the sessions end at once on every process, session.revoked with reason admin. Errors: 1 用户不存在, 1 bad device, 401, 404"))
+    security(("admin_key" = []))
 )]
 pub async fn revoke(
     key: AdminKey,
@@ -228,9 +248,12 @@ pub async fn revoke(
     Ok(ok())
 }
 
-#[derive(Deserialize, Validate)]
-struct DeleteInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct DeleteInput {
+    /// The account to delete.
     user_id: UserId,
+    /// Why: 1–200 characters once trimmed. Kept in the audit log.
+    #[schema(example = "asked by the user", max_length = 200)]
     reason: String,
 }
 
@@ -238,12 +261,17 @@ struct DeleteInput {
     post,
     path = "/admin/users/delete",
     tag = "admin",
-    security(("admin_key" = [])),
-    params(
-        ("user_id" = i64, Query, description = "The account to delete"),
-        ("reason" = String, Query, description = "Why, 1-200 characters (kept in the audit log)"),
+    summary = "Delete an account, exactly as accessuser/deleteaccount does",
+    request_body(content(
+        (DeleteInput = "application/x-www-form-urlencoded"),
+        (DeleteInput = "application/json"),
+        (DeleteInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在, 缺少参数 reason, 参数 reason 无效; 401. HTTP 404 when no admin key is configured"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data \"ok\": exactly what accessuser/deleteaccount does. Errors: 1 用户不存在, 1 bad reason, 401, 404"))
+    security(("admin_key" = []))
 )]
 pub async fn delete(
     key: AdminKey,
@@ -262,12 +290,18 @@ pub async fn delete(
     Ok(ok())
 }
 
-#[derive(Deserialize, Validate)]
-struct AuditInput {
+#[derive(Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditInput {
+    /// Only the entries about this user.
     user_id: Option<UserId>,
+    /// An entry id: only older entries (the last `id` of the previous page).
     #[validate(range(min = 1))]
+    #[param(schema_with = int_or_digits)]
     after: Option<i64>,
+    /// 1–500, default 50.
     #[validate(range(min = 1, max = 500))]
+    #[param(schema_with = int_or_digits)]
     limit: Option<i64>,
 }
 
@@ -275,13 +309,12 @@ struct AuditInput {
     get,
     path = "/admin/audit",
     tag = "admin",
-    security(("admin_key" = [])),
-    params(
-        ("user_id" = Option<i64>, Query, description = "Only the entries about this user"),
-        ("after" = Option<i64>, Query, description = "An entry id: only entries older than it (the last id of the previous page)"),
-        ("limit" = Option<i64>, Query, description = "1-500, default 50"),
+    summary = "The audit log, newest first: every change an operator made (and bans that ended by themselves)",
+    params(AuditInput),
+    responses(
+        (status = 200, body = Envelope<Vec<AuditItem>>, description = "Codes: 0; 1 参数 limit/after/user_id 无效; 401. HTTP 404 when no admin key is configured"),
     ),
-    responses((status = 200, description = "Envelope; data is an array of entries, newest first: [{id, at (RFC 3339), key (the admin key's name, or (system) for a ban that ended by itself), action (users.ban, users.unban, sessions.revoke, users.delete), user_id, reason, request_id}]. Errors: 1 bad parameter, 401, 404"))
+    security(("admin_key" = []))
 )]
 pub async fn audit(
     _key: AdminKey,

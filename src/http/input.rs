@@ -170,7 +170,16 @@ impl<'p> ValueDe<'p> {
     }
 }
 
+/// The integer methods of a value deserializer, for the integer types inputs use.
 macro_rules! integers {
+    () => {
+        integers! {
+            deserialize_i64 => visit_i64 as i64,
+            deserialize_i32 => visit_i32 as i32,
+            deserialize_u64 => visit_u64 as u64,
+            deserialize_u32 => visit_u32 as u32,
+        }
+    };
     ($($method:ident => $visit:ident as $t:ty),* $(,)?) => {
         $(
             fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, InputError> {
@@ -249,12 +258,7 @@ impl<'de, 'p> de::Deserializer<'de> for ValueDe<'p> {
         visitor.visit_enum(self.scalar()?.trim().into_deserializer())
     }
 
-    integers! {
-        deserialize_i64 => visit_i64 as i64,
-        deserialize_i32 => visit_i32 as i32,
-        deserialize_u64 => visit_u64 as u64,
-        deserialize_u32 => visit_u32 as u32,
-    }
+    integers!();
 
     forward_to_deserialize_any! {
         bool i8 i16 i128 u8 u16 u128 f32 f64 char bytes byte_buf unit unit_struct
@@ -293,12 +297,7 @@ impl<'de, 'p> de::Deserializer<'de> for ItemDe<'p> {
         visitor.visit_str(self.text)
     }
 
-    integers! {
-        deserialize_i64 => visit_i64 as i64,
-        deserialize_i32 => visit_i32 as i32,
-        deserialize_u64 => visit_u64 as u64,
-        deserialize_u32 => visit_u32 as u32,
-    }
+    integers!();
 
     forward_to_deserialize_any! {
         bool i8 i16 i128 u8 u16 u128 f32 f64 char str string bytes byte_buf option unit

@@ -3,10 +3,12 @@
 pub mod accessuser;
 pub mod admin;
 pub mod console;
+pub mod docs;
 pub mod envelope;
 pub mod extract;
 pub mod input;
 pub mod middleware;
+pub mod openapi;
 pub mod ops;
 pub mod params;
 pub mod relation;
@@ -18,7 +20,6 @@ use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use utoipa::OpenApi;
 
-use self::admin::AdminSecurity;
 use crate::actors::Gauges;
 use crate::config::Settings;
 use crate::domain::jwt::JwtIssuer;
@@ -77,6 +78,33 @@ impl UserId {
     }
 }
 
+impl utoipa::PartialSchema for UserId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        // A number, or a string of digits: both arrive.
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::Integer))
+                    .minimum(Some(1))
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int64,
+                    ))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .pattern(Some(r"^\s*\+?0*[1-9][0-9]*\s*$")),
+            )
+            .description(Some(
+                "A user id: a positive integer (a string of digits is accepted)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UserId {}
+
 impl<'de> Deserialize<'de> for UserId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match i64::deserialize(d)? {
@@ -113,43 +141,12 @@ pub fn validation_error(errors: validator::ValidationErrors) -> ApiError {
     ApiError::param(name.to_string())
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "im-access",
-        description = "IM access server: SMS sign-in, profiles, relations and IM tokens. Every route answers the envelope {code, message, data, request-id}."
-    ),
-    paths(
-        sms::send,
-        accessuser::signin,
-        accessuser::update_user_info,
-        accessuser::get_im_token,
-        accessuser::search_by_unique_name,
-        accessuser::search_by_nickname,
-        accessuser::logout,
-        accessuser::session_list,
-        accessuser::revoke_session,
-        accessuser::change_phone,
-        accessuser::delete_account,
-        relation::operation,
-        relation::follow_list,
-        relation::contact_list,
-        ops::healthz,
-        ops::readyz,
-        ops::metrics,
-        ops::openapi,
-        ops::jwks,
-        ops::replay_events,
-        admin::lookup,
-        admin::ban,
-        admin::unban,
-        admin::revoke,
-        admin::delete,
-        admin::audit,
-    ),
-    modifiers(&AdminSecurity)
-)]
-pub struct ApiDoc;
+pub use openapi::ApiDoc;
+
+/// The OpenAPI document, as `/openapi.json` serves it.
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    ApiDoc::openapi().to_pretty_json()
+}
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
@@ -228,6 +225,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/readyz", &small).route(web::get().to(ops::readyz)))
         .service(post("/metrics", &small).route(web::get().to(ops::metrics)))
         .service(post("/openapi.json", &small).route(web::get().to(ops::openapi)))
+        .service(post("/docs", &small).route(web::get().to(ops::docs)))
         .service(post("/.well-known/jwks.json", &small).route(web::get().to(ops::jwks)))
         .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)));
     // No admin key: nothing under /admin/ exists (every path there is 404).

@@ -5,27 +5,33 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::OpenApi;
+use utoipa::ToSchema;
 
 use super::envelope::Reply;
 use super::extract::ServiceKey;
+use super::openapi::{Done, Envelope};
 use super::params::Params;
 use super::AppState;
 use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
 use crate::store::outbox;
 
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Envelope; data \"ok\" while the process runs")))]
+#[utoipa::path(get, path = "/healthz", tag = "ops", summary = "Alive", responses((status = 200, body = Envelope<Done>, description = "data \"ok\" while the process runs")))]
 pub async fn healthz() -> Reply<&'static str> {
     Reply("ok")
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Readiness {
+    /// `up` (when it is not, the answer is code 503).
+    #[schema(example = "up")]
     database: &'static str,
+    /// `disabled` (no broker configured), `connecting`, `up` or `down`.
+    #[schema(example = "up")]
     broker: &'static str,
     outbox: Backlog,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Backlog {
     /// Events not yet confirmed by the broker.
     backlog: u64,
@@ -33,7 +39,7 @@ pub struct Backlog {
     oldest_age_seconds: f64,
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "Envelope; code 0 when the database answers, data {database: \"up\", broker: \"disabled\"|\"connecting\"|\"up\"|\"down\", outbox: {backlog, oldest_age_seconds}}; 503 when the database does not answer. A broker outage does not make the server unready: events wait in the outbox")))]
+#[utoipa::path(get, path = "/readyz", tag = "ops", summary = "Ready: the database answers (the broker's state is reported, not required)", responses((status = 200, body = Envelope<Readiness>, description = "Codes: 0 when the database answers; 503 when it does not. A broker outage does not make the server unready: events wait in the outbox")))]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<Reply<Readiness>> {
     let (backlog, oldest_age_seconds) =
         crate::broker::outbox_backlog(&state.db)
@@ -115,7 +121,7 @@ pub async fn replay_events(
     }))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "ops", summary = "Prometheus metrics", responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text format 0.0.4 (not the envelope)")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.record_gauges().await;
     let body = crate::metrics::handle()
@@ -126,7 +132,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(body)
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "This document")))]
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", summary = "This document", responses((status = 200, body = Object, description = "OpenAPI 3.1 (not the envelope)")))]
 pub async fn openapi() -> HttpResponse {
     match super::ApiDoc::openapi().to_json() {
         Ok(json) => HttpResponse::Ok()
@@ -136,7 +142,27 @@ pub async fn openapi() -> HttpResponse {
     }
 }
 
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "Plain JWKS (RFC 7517), not the envelope: the public keys of every configured Ed25519 key, each {kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}, to verify im_token and action tokens by their kid. HS256 secrets are never published: with HS256 only it is {\"keys\": []}")))]
+#[utoipa::path(get, path = "/docs", tag = "ops", summary = "This document as an HTML reference", responses((status = 200, body = String, content_type = "text/html", description = "Self-contained: no script, no external request")))]
+pub async fn docs() -> HttpResponse {
+    static PAGE: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let page = PAGE.get_or_init(|| {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).map_err(|e| e.to_string())?;
+        Ok(super::docs::render(&doc))
+    });
+    match page {
+        Ok(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(html.clone()),
+        Err(e) => actix_web::ResponseError::error_response(&ApiError::internal("docs", e.clone())),
+    }
+}
+
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", summary = "The public keys that verify IM tokens", responses((status = 200, body = Object, description = "Plain JWKS (RFC 7517), not the envelope: the public keys of every configured Ed25519 key, each {kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}, to verify im_token and action tokens by their kid. HS256 secrets are never published: with HS256 only it is {\"keys\": []}")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     match serde_json::to_vec(state.jwt.jwks()) {
         // Verifiers may cache it for a while: a new key is published a deploy before it signs.

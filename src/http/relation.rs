@@ -2,20 +2,26 @@
 
 use actix_web::web;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::envelope::{ok, Reply};
 use super::extract::{Auth, ClientIp};
+use super::openapi::{int_or_digits, Done, Envelope};
 use super::params::Params;
 use crate::actors::Actors;
 use crate::domain::relation::{ListKind, RelationOp};
 use crate::error::{ApiError, ApiResult, Invalid};
 use crate::services::relation::{ContactPage, PhoneContact};
 
-#[derive(Deserialize, Validate)]
-struct OperationInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct OperationInput {
+    /// The other user's id (a number or a string of digits).
+    #[schema(schema_with = int_or_digits)]
     to_user_id: i64,
+    /// `follow`, `unfollow`, `block` or `unblock`.
     #[serde(rename = "type")]
+    #[schema(example = "follow")]
     op: String,
 }
 
@@ -23,12 +29,17 @@ struct OperationInput {
     post,
     path = "/relation/operation",
     tag = "relation",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("to_user_id" = String, Query, description = "The other user's id"),
-        ("type" = String, Query, description = "follow, unfollow, block or unblock"),
+    summary = "Follow, unfollow, block or unblock another user (idempotent)",
+    request_body(content(
+        (OperationInput = "application/x-www-form-urlencoded"),
+        (OperationInput = "application/json"),
+        (OperationInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在 (unknown user), 不能对自己进行此操作 (self), 参数 type 无效; 401; 403 对方已将你拉黑 (following someone who blocked you)"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data \"ok\". Errors: 1 unknown user or self, 401, 403 blocked by the target"))
+    security(("token" = []))
 )]
 pub async fn operation(
     actors: web::Data<Actors>,
@@ -49,13 +60,20 @@ pub async fn operation(
     Ok(ok())
 }
 
-#[derive(Deserialize, Validate)]
-struct ListInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct ListInput {
+    /// `follow` (whom I follow), `fans` (who follows me), `friend` (both), `black` or
+    /// `block` (whom I blocked).
     #[serde(rename = "type")]
+    #[schema(example = "follow")]
     kind: String,
+    /// From 1 (default 1).
     #[validate(range(min = 1, max = 1_000_000))]
+    #[schema(minimum = 1, maximum = 1_000_000, example = 1)]
     page: Option<i64>,
+    /// 1–100 (default 20).
     #[validate(range(min = 1, max = 100))]
+    #[schema(minimum = 1, maximum = 100, example = 20)]
     size: Option<i64>,
 }
 
@@ -63,13 +81,17 @@ struct ListInput {
     post,
     path = "/relation/followlist",
     tag = "relation",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("type" = String, Query, description = "follow, black (or block), fans, friend"),
-        ("page" = Option<i64>, Query, description = "From 1, default 1"),
-        ("size" = Option<i64>, Query, description = "1-100, default 20"),
+    summary = "A page of the caller's follows, fans, friends or blacklist, newest first",
+    request_body(content(
+        (ListInput = "application/x-www-form-urlencoded"),
+        (ListInput = "application/json"),
+        (ListInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<ContactPage>, description = "Codes: 0; 1 参数 type/page/size 无效; 401"),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data {page_info {page, size, totalPage, totalCount}, list [{nickname, avatar, user_id}]}"))
+    security(("token" = []))
 )]
 pub async fn follow_list(
     actors: web::Data<Actors>,
@@ -93,9 +115,11 @@ pub async fn follow_list(
     Ok(Reply(page))
 }
 
-#[derive(Deserialize, Validate)]
-struct ContactsInput {
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct ContactsInput {
+    /// Up to 100 numbers; without `+` they are read in the caller's own country.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_items = 1, max_items = 100, example = json!(["16533333333", "+8616544444444"]))]
     phones: Vec<String>,
 }
 
@@ -103,11 +127,17 @@ struct ContactsInput {
     post,
     path = "/relation/contactlist",
     tag = "relation",
-    params(
-        ("token" = String, Header, description = "Session token"),
-        ("phones" = Vec<String>, Query, description = "Up to 100 numbers; without + they are read in the caller's country"),
+    summary = "Which of the caller's phone contacts are registered (rate limited: it reveals who is)",
+    request_body(content(
+        (ContactsInput = "application/json"),
+        (ContactsInput = "application/x-www-form-urlencoded"),
+        (ContactsInput = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, body = Envelope<Vec<PhoneContact>>, description = "The numbers with a user (who has not blocked the caller). Codes: 0; 1 缺少参数 phones / 参数 phones 数量过多; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
-    responses((status = 200, description = "Envelope; data [{nickname, avatar, user_id, phone}] for the numbers with a user. Errors: 429 rate limited"))
+    security(("token" = []))
 )]
 pub async fn contact_list(
     actors: web::Data<Actors>,

@@ -65,6 +65,31 @@ struct ContactJson<'a> {
 #[derive(Clone, Debug)]
 pub struct Contact(pub Arc<Profile>);
 
+/// How a `Contact` is written (the wire's shape, for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Contact)]
+#[allow(dead_code)]
+struct ContactShape {
+    #[schema(example = "whaha12")]
+    nickname: String,
+    /// The avatar's URL, or null.
+    avatar: Option<String>,
+    #[schema(example = 12)]
+    user_id: i64,
+}
+
+impl utoipa::PartialSchema for Contact {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ContactShape as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl utoipa::ToSchema for Contact {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Contact")
+    }
+}
+
 impl Serialize for Contact {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.json.serialize(s)
@@ -72,10 +97,14 @@ impl Serialize for Contact {
 }
 
 /// updateuserinfo's `data`: `user_id` is a string there, as in the seed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ProfileData {
+    #[schema(example = "ivan")]
     pub nickname: String,
+    /// The avatar's URL, or null.
     pub avatar: Option<String>,
+    /// The user's id, as a string (as the seed has it).
+    #[schema(example = "146382")]
     pub user_id: String,
 }
 

@@ -23,27 +23,37 @@ use crate::store::rate::{self, Limit};
 use crate::store::relations::{self, Edge};
 use crate::store::{outbox, users, Db, TxError};
 
-#[derive(Clone, Debug, Serialize)]
+/// A registered phone contact: the contact, and the number as the caller gave it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PhoneContact {
+    #[schema(example = "whaha12")]
     pub nickname: String,
+    /// The avatar's URL, or null.
     pub avatar: Option<String>,
+    #[schema(example = 12)]
     pub user_id: i64,
+    #[schema(example = "16533333333")]
     pub phone: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PageInfo {
+    #[schema(example = 1)]
     pub page: u64,
+    #[schema(example = 20)]
     pub size: u64,
     #[serde(rename = "totalPage")]
+    #[schema(example = 1)]
     pub total_page: u64,
     #[serde(rename = "totalCount")]
+    #[schema(example = 1)]
     pub total_count: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactPage {
     pub page_info: PageInfo,
+    #[schema(value_type = Vec<Contact>)]
     pub list: Arc<[Contact]>,
 }
 

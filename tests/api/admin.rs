@@ -1209,13 +1209,32 @@ async fn openapi_describes_the_admin_routes_and_their_bearer_key() {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing");
         assert_eq!(op["security"], json!([{"admin_key": []}]), "{path}");
-        let names: Vec<&str> = op["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["name"].as_str())
-            .collect();
-        assert_eq!(names, params, "{path}");
+        // GET: query parameters; POST: the body's fields, in each media type.
+        let names: Vec<String> = if method == "get" {
+            op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        } else {
+            let content = op["requestBody"]["content"].as_object().unwrap();
+            assert_eq!(content.len(), 3, "{path}: {content:?}");
+            let schema = &content["application/json"]["schema"];
+            let name = schema["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+            let fields = &doc["components"]["schemas"][name]["properties"];
+            fields.as_object().unwrap().keys().cloned().collect()
+        };
+        let mut want: Vec<&str> = params.to_vec();
+        let mut got: Vec<&str> = names.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want, "{path}");
+        let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert!(
+            ok.as_str().is_some_and(|r| r.contains("Envelope")),
+            "{path}: {ok}"
+        );
     }
 }
 

@@ -487,16 +487,50 @@ async fn openapi_lists_every_route_with_its_parameters() {
         ("/metrics", "get", &[]),
         ("/openapi.json", "get", &[]),
     ];
+    // A parameter is a query/header parameter, a field of the request body (in every
+    // media type the routes accept), or the `token` security requirement.
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => schema.clone(),
+        }
+    };
     for (path, method, params) in expect {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing");
-        let names: Vec<&str> = op["parameters"]
+        let mut names: Vec<String> = op["parameters"]
             .as_array()
-            .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
+        if let Some(content) = op["requestBody"]["content"].as_object() {
+            if ![
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ]
+            .iter()
+            .all(|m| content.contains_key(*m))
+            {
+                panic!("{path}: the body in every media type: {content:?}");
+            }
+            for media in content.values() {
+                let schema = resolve(&media["schema"]);
+                names.extend(schema["properties"].as_object().unwrap().keys().cloned());
+            }
+        }
+        if op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("token").is_some()))
+        {
+            names.push("token".into());
+        }
         for p in *params {
             assert!(
-                names.contains(p),
+                names.iter().any(|n| n == p),
                 "{path}: parameter {p} missing from {names:?}"
             );
         }
@@ -523,5 +557,48 @@ async fn metrics_cover_requests_actors_caches_pool_sms_and_outbox() {
         "im_outbox_oldest_age_seconds",
     ] {
         assert!(text.contains(family), "{family} missing from:\n{text}");
+    }
+}
+
+#[actix_web::test]
+async fn the_docs_page_lists_every_route_of_the_document_and_loads_nothing_else() {
+    let Some(app) = crate::common::spawn_app().await else {
+        return;
+    };
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let page = res.text().await.unwrap();
+    let mut routes = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let line = format!("{} {}", method.to_ascii_uppercase(), path);
+            assert!(page.contains(&line), "/docs lacks {line}");
+            routes += 1;
+        }
+    }
+    assert!(routes >= 20, "{routes} routes");
+    for external in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
+        assert!(
+            !page.contains(external),
+            "/docs loads something: {external}"
+        );
     }
 }

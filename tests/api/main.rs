@@ -4,10 +4,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accounts;
 mod admin;
 mod auth;
 mod console;
 mod contract;
+mod hardening;
 mod pools;
 mod profile;
 mod relations;

@@ -497,12 +497,7 @@ impl EventTap {
             .await
             .ok()?;
         let name = q.name().as_str().to_owned();
-        for t in [
-            "user.created",
-            "user.updated",
-            "session.revoked",
-            "relation.*",
-        ] {
+        for t in ["user.*", "session.*", "relation.*"] {
             channel
                 .queue_bind(
                     name.as_str().into(),

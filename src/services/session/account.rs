@@ -16,12 +16,15 @@ use crate::store::audit;
 use crate::store::{outbox, relations, sessions, sms as codes, users, TxError};
 
 /// One of sessionlist's items.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionItem {
+    #[schema(example = "android")]
     pub device: String,
     /// Only the last 4 characters, after `…` (empty when the device sent none).
+    #[schema(example = "…dkci")]
     pub device_id: String,
     /// Unix seconds.
+    #[schema(example = 1764563400)]
     pub created_at: i64,
     /// Unix seconds; recorded at most once per `session.touch_interval_secs`.
     pub last_active_at: i64,

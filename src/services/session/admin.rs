@@ -54,44 +54,69 @@ pub enum Lookup {
 }
 
 /// `/admin/users/lookup`'s `data`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserCard {
+    #[schema(example = 8)]
     pub user_id: i64,
+    #[schema(example = "GLdKtM")]
     pub nickname: String,
+    /// The avatar's URL, or null.
     pub avatar: Option<String>,
+    #[schema(example = "86")]
     pub nation_code: String,
+    #[schema(example = "16522222222")]
     pub phone: String,
     /// `active` or `banned` (a deleted user is not found).
+    #[schema(example = "banned")]
     pub state: &'static str,
     /// RFC 3339, or null: not banned, or banned with no end.
+    #[schema(example = "2026-12-24T00:00:00.000Z")]
     pub banned_until: Option<String>,
+    /// Null unless banned.
+    #[schema(example = "spam")]
     pub ban_reason: Option<String>,
     /// Unix seconds.
+    #[schema(example = 1764547200)]
     pub created_at: i64,
     /// Unix seconds: the last sign-in or session use, whichever is later.
+    #[schema(example = 1764550800)]
     pub last_seen: i64,
-    /// Live sessions, device ids in full; `current` is always false here.
+    /// Live sessions, oldest first, device ids in full; `current` is always false here.
     pub sessions: Vec<SessionItem>,
     pub counts: Counts,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Counts {
+    /// Users this one follows.
     pub follows: u64,
+    /// Users following this one.
     pub fans: u64,
+    /// Users this one blocks.
     pub blocks: u64,
 }
 
 /// One row of `/admin/audit`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditItem {
+    #[schema(example = 12)]
     pub id: i64,
-    /// RFC 3339.
+    /// RFC 3339 UTC, milliseconds.
+    #[schema(example = "2026-12-01T04:05:47.123Z")]
     pub at: String,
+    /// The admin key's name (never its secret); `(system)` for a ban that ended by itself.
+    #[schema(example = "alice")]
     pub key: String,
+    /// `users.ban`, `users.unban`, `sessions.revoke` or `users.delete`.
+    #[schema(example = "users.ban")]
     pub action: String,
+    #[schema(example = 8)]
     pub user_id: Option<i64>,
+    /// The operator's reason (ban, delete); null for unban and revoke.
+    #[schema(example = "spam")]
     pub reason: Option<String>,
+    /// The changing request's `request-id`.
+    #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
     pub request_id: String,
 }
 

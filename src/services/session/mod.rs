@@ -64,15 +64,30 @@ pub struct AuthUser {
 }
 
 /// signinbysms's `data`, field types exactly as the contract has them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignInData {
+    #[schema(example = "GLdKtM")]
     pub nickname: String,
+    /// The avatar's URL, or null.
     pub avatar: Option<String>,
+    #[schema(example = 8)]
     pub user_id: i64,
+    /// The session token: send it as the `token` header.
+    #[schema(
+        example = "63d128f9a25196029526506804d1b0c9",
+        pattern = "^[0-9a-f]{32}$"
+    )]
     pub token: String,
+    /// A JWT for the IM server: claims `{"unique_name": <user_id>, "exp": …}`.
     pub im_token: String,
+    /// 1 on the number's first sign-in (the user was created), else 0.
+    #[schema(minimum = 0, maximum = 1)]
     pub is_first_login: u8,
+    /// 0 for an ordinary user.
+    #[schema(example = 0)]
     pub role: i16,
+    /// Unix seconds of the previous sign-in (of this one on the first).
+    #[schema(example = 1609855258)]
     pub last_seen: i64,
 }
 
@@ -84,9 +99,12 @@ pub struct SessionService {
     storage: LocalStorage,
     signal: OutboxSignal,
     test_numbers: TestNumbers,
-    /// Token hash → session; `None` remembers an unknown token (they are random, so an
-    /// unknown one never becomes valid).
-    cache: NearCache<TokenHash, Option<Arc<SessionEntry>>>,
+    /// Token hash → live session. Unknown tokens are not kept here: a flood of random
+    /// ones must not push live sessions out.
+    cache: NearCache<TokenHash, Arc<SessionEntry>>,
+    /// Tokens found unknown, in a small cache of their own (a client retrying an old
+    /// token costs no query). Tokens are random, so an unknown one never becomes valid.
+    unknown: moka::future::Cache<TokenHash, (), foldhash::fast::RandomState>,
     profiles: Arc<ProfileService>,
     relations: Arc<RelationService>,
 }
@@ -133,6 +151,10 @@ impl SessionService {
         let c = &d.settings.cache;
         SessionService {
             cache: NearCache::new("sessions", c.sessions, Duration::from_secs(c.ttl_secs)),
+            unknown: moka::future::Cache::builder()
+                .max_capacity(c.unknown_tokens)
+                .time_to_live(Duration::from_secs(c.ttl_secs))
+                .build_with_hasher(Default::default()),
             test_numbers: d.test_numbers.clone(),
             db: d.db.clone(),
             settings: d.settings.clone(),
@@ -153,8 +175,14 @@ impl SessionService {
     pub async fn authenticate(&self, hash: TokenHash) -> ApiResult<AuthUser> {
         let entry = self
             .cache
-            .get_or_load(hash, || async move {
+            .get_or_load_found(hash, || async move {
+                if self.unknown.contains_key(&hash) {
+                    return Ok(None);
+                }
                 let row = sessions::find_by_hash(&self.db.conn(), &hash).await?;
+                if row.is_none() {
+                    self.unknown.insert(hash, ()).await;
+                }
                 Ok(row.map(|s| Arc::new(SessionEntry::new(s, hash))))
             })
             .await?;
@@ -437,15 +465,12 @@ impl SessionService {
                 user_id, device, ..
             } => {
                 let (user_id, device) = (*user_id, device.clone());
-                self.cache.invalidate_if(move |_, v| {
-                    v.as_ref()
-                        .is_some_and(|s| s.user_id == user_id && s.device == device)
-                });
+                self.cache
+                    .invalidate_if(move |_, s| s.user_id == user_id && s.device == device);
             }
             Event::UserDeleted { user_id } | Event::UserBanned { user_id, .. } => {
                 let user_id = *user_id;
-                self.cache
-                    .invalidate_if(move |_, v| v.as_ref().is_some_and(|s| s.user_id == user_id));
+                self.cache.invalidate_if(move |_, s| s.user_id == user_id);
             }
             _ => {}
         }
