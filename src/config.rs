@@ -444,6 +444,38 @@ const LIST_KEYS: &[&str] = &[
     "admin.keys",
 ];
 
+/// The `IM__` variables, each value kept as its exact text. config's `try_parsing` read
+/// every value that looks like a number as one first, so an all-digit secret became a
+/// float and `0123` lost its zero. Numeric and boolean keys still parse from the text
+/// when the settings are deserialized; the list keys are split on commas here.
+#[derive(Clone, Debug)]
+struct EnvLayer(config::Environment);
+
+impl config::Source for EnvLayer {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        let mut map = self.0.collect()?;
+        let origin = "the environment".to_owned();
+        for key in LIST_KEYS {
+            if let Some(value) = map.get_mut(*key) {
+                if let config::ValueKind::String(text) = &value.kind {
+                    let items = text
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(|item| config::Value::new(Some(&origin), item))
+                        .collect();
+                    value.kind = config::ValueKind::Array(items);
+                }
+            }
+        }
+        Ok(map)
+    }
+}
+
 impl Settings {
     /// Loads the layers from the process environment and the working directory.
     pub fn load() -> Result<Self, ConfigError> {
@@ -460,15 +492,11 @@ impl Settings {
     pub fn load_from(config_dir: Option<&Path>, with_env: bool) -> Result<Self, ConfigError> {
         let base = config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml);
         let env = || {
-            let mut e = config::Environment::with_prefix("IM")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .list_separator(",");
-            for k in LIST_KEYS {
-                e = e.with_list_parse_key(k);
-            }
-            e
+            EnvLayer(
+                config::Environment::with_prefix("IM")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
         };
         // The profile decides which file to add, so read it from the lower layers first.
         let mut probe = config::Config::builder().add_source(base.clone());
