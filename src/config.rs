@@ -136,6 +136,9 @@ pub struct WebhookSmsSettings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct LimitSettings {
     pub lookups_per_hour: u32,
+    /// IPv6 clients are limited per network of this prefix length (a /64 is one
+    /// subscriber's); IPv4 clients per address.
+    pub ipv6_prefix_len: u8,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -550,6 +553,9 @@ impl Settings {
         }
         if self.sms.max_attempts == 0 {
             return bad("sms.max_attempts must be at least 1");
+        }
+        if !(1..=128).contains(&self.limits.ipv6_prefix_len) {
+            return bad("limits.ipv6_prefix_len must be from 1 to 128");
         }
         if self.storage.backend != "local" {
             return bad("storage.backend: only \"local\" is available");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::Deps;
 use crate::config::SmsSettings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
+use crate::domain::client::ip_bucket;
 use crate::domain::now_ms;
 use crate::domain::phone::{PhoneNumber, TestNumbers};
 use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
@@ -23,11 +24,14 @@ pub struct SmsService {
     hasher: CodeHasher,
     provider: Arc<dyn SmsProvider>,
     test_numbers: TestNumbers,
+    /// `limits.ipv6_prefix_len`: how the per-IP limit keys IPv6 clients.
+    ipv6_prefix_len: u8,
 }
 
 impl SmsService {
     pub fn new(d: Deps) -> Self {
         let settings = d.settings.sms.clone();
+        let ipv6_prefix_len = d.settings.limits.ipv6_prefix_len;
         SmsService {
             recent: moka::future::Cache::builder()
                 .max_capacity(100_000)
@@ -40,6 +44,7 @@ impl SmsService {
             hasher: d.codes,
             provider: d.sms_provider,
             test_numbers: d.test_numbers,
+            ipv6_prefix_len,
         }
     }
 
@@ -50,7 +55,11 @@ impl SmsService {
                 86_400,
                 self.settings.per_number_daily,
             ),
-            Limit::new(format!("sms:ip:{ip}"), 3_600, self.settings.per_ip_hourly),
+            Limit::new(
+                format!("sms:ip:{}", ip_bucket(ip, self.ipv6_prefix_len)),
+                3_600,
+                self.settings.per_ip_hourly,
+            ),
             Limit::sharded("sms:global", 86_400, self.settings.global_daily_budget, 16),
         ]
     }

@@ -458,3 +458,58 @@ async fn json_is_recognised_with_parameters_and_suffixes() {
         assert_eq!(v["message"], "无效的号码", "{ct}");
     }
 }
+
+async fn sign_in_from(app: &TestApp, phone: &str, code: &str, forwarded_for: &str) -> Value {
+    app.client
+        .post(app.url("/accessuser/signinbysms"))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[
+            ("nation_code", "86"),
+            ("phone", phone),
+            ("check_code", code),
+            ("device", "web"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn ipv6_clients_share_the_per_ip_limits_of_their_64() {
+    let Some(app) = spawn_app_with(|s| {
+        s.sms.per_ip_hourly = 2;
+        s.sms.verify_per_ip_hourly = 2;
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    // Sends: the /64's budget is spent from ::1, and ::2 … ::8 do not bring new ones.
+    let v6 = |net: &str, host: u32| format!("2001:db8:{net}::{host:x}");
+    assert_envelope(&send_from(&app, &new_phone(), &v6("7:7", 1)).await, 0);
+    assert_envelope(&send_from(&app, &new_phone(), &v6("7:7", 1)).await, 0);
+    for host in 1..=8 {
+        let v = send_from(&app, &new_phone(), &v6("7:7", host)).await;
+        assert_envelope(&v, 429);
+    }
+    // Another /64 has its own.
+    assert_envelope(&send_from(&app, &new_phone(), &v6("7:8", 1)).await, 0);
+
+    // Code checks, the same way.
+    let phone = new_phone();
+    assert_envelope(&send_from(&app, &phone, "198.51.100.7").await, 0);
+    for _ in 0..2 {
+        let v = sign_in_from(&app, &phone, "000000", &v6("9:9", 1)).await;
+        assert_envelope(&v, 1);
+    }
+    for host in 2..=8 {
+        let v = sign_in_from(&app, &phone, "000000", &v6("9:9", host)).await;
+        assert_envelope(&v, 429);
+    }
+    let v = sign_in_from(&app, &phone, "000000", &v6("9:a", 1)).await;
+    assert_envelope(&v, 1);
+}

@@ -16,6 +16,7 @@ use super::Deps;
 use crate::cache::NearCache;
 use crate::config::Settings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
+use crate::domain::client::ip_bucket;
 use crate::domain::device::Device;
 use crate::domain::event::{Event, RevokeReason};
 use crate::domain::jwt::JwtIssuer;
@@ -232,7 +233,10 @@ impl SessionService {
     ) -> ApiResult<Verified> {
         let now = now_ms();
         let budget = [Limit::new(
-            format!("verify:ip:{ip}"),
+            format!(
+                "verify:ip:{}",
+                ip_bucket(ip, self.settings.limits.ipv6_prefix_len)
+            ),
             3_600,
             self.settings.sms.verify_per_ip_hourly,
         )];
