@@ -513,3 +513,56 @@ async fn ipv6_clients_share_the_per_ip_limits_of_their_64() {
     let v = sign_in_from(&app, &phone, "000000", &v6("9:a", 1)).await;
     assert_envelope(&v, 1);
 }
+
+#[actix_web::test]
+async fn invisible_nicknames_are_refused_and_every_spelling_is_one_name() {
+    let Some(app) = spawn_app().await else { return };
+    let me = app.new_user().await;
+    for bad in [
+        "\u{202e}navI",     // right-to-left override: shows as "Ivan"
+        "Iv\u{200b}an",     // zero-width space
+        "Iv\u{200c}an",     // zero-width non-joiner
+        "Iv\u{200d}an",     // zero-width joiner
+        "Iv\u{2060}an",     // word joiner
+        "\u{feff}Ivan",     // byte order mark
+        "\u{200b}",         // nothing visible at all
+        "\u{3000}\u{3000}", // ideographic spaces only
+    ] {
+        let v = app
+            .post_form(
+                "/accessuser/updateuserinfo",
+                &[("nickname", bad)],
+                Some(&me.token),
+            )
+            .await;
+        assert_envelope(&v, 1);
+        assert_eq!(
+            v["message"], "修改失败：昵称须为1到20个字符且不含控制字符",
+            "{bad:?}"
+        );
+    }
+    // "Zoé" typed with a combining accent is stored as the one-character é.
+    let v = app
+        .post_form(
+            "/accessuser/updateuserinfo",
+            &[("nickname", "Zoe\u{301}")],
+            Some(&me.token),
+        )
+        .await;
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"]["nickname"], "Zo\u{e9}");
+    let (_, event) = app.outbox().await.pop().unwrap();
+    assert_eq!(event["nickname"], "Zo\u{e9}");
+    // Either spelling finds it.
+    let other = app.new_user().await;
+    for spelling in ["Zo%C3%A9", "Zoe%CC%81"] {
+        let v = app
+            .get(
+                &format!("/accessuser/searchbynickname?nickname={spelling}"),
+                Some(&other.token),
+            )
+            .await;
+        assert_envelope(&v, 0);
+        assert_eq!(v["data"]["user_id"], me.user_id, "{spelling}");
+    }
+}
