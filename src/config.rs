@@ -53,6 +53,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     pub max_body_bytes: usize,
     pub client_request_timeout_ms: u64,
+    /// Milliseconds a whole request body may take to arrive, once its head is in.
+    pub body_timeout_ms: u64,
     pub max_connections_per_worker: usize,
     pub trusted_proxies: Vec<IpAddr>,
     pub cors_allowed_origins: Vec<String>,
@@ -556,6 +558,9 @@ impl Settings {
         }
         if !(1..=128).contains(&self.limits.ipv6_prefix_len) {
             return bad("limits.ipv6_prefix_len must be from 1 to 128");
+        }
+        if self.server.body_timeout_ms == 0 {
+            return bad("server.body_timeout_ms must be at least 1");
         }
         if self.storage.backend != "local" {
             return bad("storage.backend: only \"local\" is available");

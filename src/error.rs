@@ -104,6 +104,8 @@ pub enum ApiError {
     PayloadTooLarge(TooLarge),
     #[error("unsupported media type: {0:?}")]
     UnsupportedMediaType(Unsupported),
+    #[error("request body too slow")]
+    RequestTimeout,
     #[error("too many requests, retry after {retry_after_secs}s")]
     TooManyRequests { retry_after_secs: u64 },
     /// With the cause, when there is one to log.
@@ -147,6 +149,7 @@ impl ApiError {
             ApiError::Blocked | ApiError::Banned => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
+            ApiError::RequestTimeout => 408,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::TooManyRequests { .. } => 429,
@@ -159,9 +162,10 @@ impl ApiError {
     /// produces is 200 and clients branch on `code`.
     pub fn http_status(&self) -> u16 {
         match self {
-            ApiError::NotFound | ApiError::MethodNotAllowed | ApiError::PayloadTooLarge(_) => {
-                self.code()
-            }
+            ApiError::NotFound
+            | ApiError::MethodNotAllowed
+            | ApiError::RequestTimeout
+            | ApiError::PayloadTooLarge(_) => self.code(),
             _ => 200,
         }
     }
@@ -226,6 +230,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType(Unsupported::ContentType) => {
                 ("不支持的请求类型".into(), "unsupported content type".into())
             }
+            ApiError::RequestTimeout => (
+                "请求超时：请求体未在限定时间内发送完".into(),
+                "request timeout: the body did not arrive in time".into(),
+            ),
             ApiError::TooManyRequests { .. } => ("操作过于频繁".into(), "too many requests".into()),
             ApiError::Internal(_) => ("服务器错误".into(), "server error".into()),
             ApiError::Unavailable(Dependency::Database, _) => (
@@ -386,6 +394,7 @@ mod tests {
             ),
             (ApiError::internal("test", "cause"), 500, 200),
             (ApiError::Unavailable(Dependency::Database, None), 503, 200),
+            (ApiError::RequestTimeout, 408, 408),
         ];
         for (e, code, status) in cases {
             assert_eq!(e.code(), code, "{e:?}");

@@ -566,3 +566,45 @@ async fn invisible_nicknames_are_refused_and_every_spelling_is_one_name() {
         assert_eq!(v["data"]["user_id"], me.user_id, "{spelling}");
     }
 }
+
+#[actix_web::test]
+async fn a_trickled_body_is_cut_off_with_408_and_the_envelope() {
+    let Some(app) = spawn_app_with(|s| s.server.body_timeout_ms = 1000).await else {
+        return;
+    };
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let text = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(
+            b"POST /sms/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nnation_code=86&phone=",
+        )
+        .unwrap();
+        // A digit every 100 ms: the whole body would take more than 90 s.
+        let mut w = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..1000 {
+                std::thread::sleep(Duration::from_millis(100));
+                if w.write_all(b"1").is_err() {
+                    return;
+                }
+            }
+        });
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut buf = Vec::new();
+        let closed = s.read_to_end(&mut buf).is_ok();
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        assert!(closed, "still open after 15 s; read so far: {text:?}");
+        text
+    })
+    .await
+    .unwrap();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_envelope(&v, 408);
+}
