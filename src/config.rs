@@ -141,6 +141,9 @@ pub struct LimitSettings {
     /// IPv6 clients are limited per network of this prefix length (a /64 is one
     /// subscriber's); IPv4 clients per address.
     pub ipv6_prefix_len: u8,
+    /// Avatar uploads one user may make per `avatar_window_secs`.
+    pub avatar_uploads: u32,
+    pub avatar_window_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -317,6 +320,9 @@ pub struct StorageSettings {
     pub max_avatar_side: u32,
     pub max_decode_bytes: u64,
     pub avatar_size: u32,
+    /// Avatar decodes running at once in this process; more wait up to `decode_wait_ms`.
+    pub decode_concurrency: usize,
+    pub decode_wait_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -558,6 +564,12 @@ impl Settings {
         }
         if !(1..=128).contains(&self.limits.ipv6_prefix_len) {
             return bad("limits.ipv6_prefix_len must be from 1 to 128");
+        }
+        if self.limits.avatar_window_secs == 0 {
+            return bad("limits.avatar_window_secs must be at least 1");
+        }
+        if self.storage.decode_concurrency == 0 {
+            return bad("storage.decode_concurrency must be at least 1");
         }
         if self.server.body_timeout_ms == 0 {
             return bad("server.body_timeout_ms must be at least 1");

@@ -108,6 +108,9 @@ pub enum ApiError {
     RequestTimeout,
     #[error("too many requests, retry after {retry_after_secs}s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Too much work of one kind at once (avatar decodes): try again shortly.
+    #[error("busy, retry after {retry_after_secs}s")]
+    Busy { retry_after_secs: u64 },
     /// With the cause, when there is one to log.
     #[error("{0:?} unavailable")]
     Unavailable(Dependency, Option<Cause>),
@@ -154,7 +157,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Internal(_) => 500,
-            ApiError::Unavailable(..) => 503,
+            ApiError::Unavailable(..) | ApiError::Busy { .. } => 503,
         }
     }
 
@@ -235,6 +238,10 @@ impl ApiError {
                 "request timeout: the body did not arrive in time".into(),
             ),
             ApiError::TooManyRequests { .. } => ("操作过于频繁".into(), "too many requests".into()),
+            ApiError::Busy { .. } => (
+                "服务繁忙，请稍后再试".into(),
+                "the server is busy, try again shortly".into(),
+            ),
             ApiError::Internal(_) => ("服务器错误".into(), "server error".into()),
             ApiError::Unavailable(Dependency::Database, _) => (
                 "服务暂不可用".into(),
@@ -395,6 +402,13 @@ mod tests {
             (ApiError::internal("test", "cause"), 500, 200),
             (ApiError::Unavailable(Dependency::Database, None), 503, 200),
             (ApiError::RequestTimeout, 408, 408),
+            (
+                ApiError::Busy {
+                    retry_after_secs: 1,
+                },
+                503,
+                200,
+            ),
         ];
         for (e, code, status) in cases {
             assert_eq!(e.code(), code, "{e:?}");

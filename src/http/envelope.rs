@@ -116,7 +116,8 @@ impl ResponseError for ApiError {
         self.log_cause(&ctx.request_id);
         let mut res = render(self.status_code(), self.code(), &self.message(ctx.lang), ());
         match self {
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Busy { retry_after_secs } => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }

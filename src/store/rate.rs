@@ -7,6 +7,9 @@ use sea_orm::{
     Set,
 };
 
+use super::Db;
+use crate::error::{ApiError, ApiResult};
+
 #[derive(Clone, Debug)]
 pub struct Limit {
     pub bucket: String,
@@ -135,6 +138,20 @@ pub async fn take(
         }
     }
     Ok(Ok(taken))
+}
+
+/// `take` in a transaction of its own, a refusal as 429 with the wait.
+pub async fn take_or_refuse(db: &Db, limits: &[Limit]) -> ApiResult<Taken> {
+    let now = crate::domain::now_ms();
+    let outcome = db
+        .write(|txn| {
+            let limits = limits.to_vec();
+            Box::pin(async move { Ok(take(txn, &limits, now).await?) })
+        })
+        .await?;
+    outcome.map_err(|ex| ApiError::TooManyRequests {
+        retry_after_secs: ex.retry_after_secs,
+    })
 }
 
 /// Gives back what a `take` counted (a send the provider failed).

@@ -608,3 +608,105 @@ async fn a_trickled_body_is_cut_off_with_408_and_the_envelope() {
     let v: Value = serde_json::from_str(body).unwrap();
     assert_envelope(&v, 408);
 }
+
+/// A PNG of `side`×`side` pixels of one colour: small to send, a lot of pixels to decode
+/// and scale.
+fn flat_png(side: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(side, side, image::Rgb([200, 100, 50]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// Uploads `png` as the avatar: (code, Retry-After, envelope).
+async fn upload_avatar(app: &TestApp, token: &str, png: &[u8]) -> (u64, Option<u64>, Value) {
+    let form = reqwest::multipart::Form::new().part(
+        "avatar",
+        reqwest::multipart::Part::bytes(png.to_vec()).file_name("a.png"),
+    );
+    let res = app
+        .client
+        .post(app.url("/accessuser/updateuserinfo"))
+        .header("token", token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let v: Value = res.json().await.unwrap();
+    (v["code"].as_u64().unwrap(), retry_after, v)
+}
+
+#[actix_web::test]
+async fn avatar_decodes_past_the_bound_are_answered_503_with_retry_after() {
+    let Some(app) = spawn_app_with(|s| {
+        s.storage.decode_concurrency = 1;
+        s.storage.decode_wait_ms = 0;
+        s.limits.avatar_uploads = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    let me = app.new_user().await;
+    // 16 million pixels to decode and scale, in a few kilobytes.
+    let png = flat_png(4096);
+    let answers =
+        futures_util::future::join_all((0..6).map(|_| upload_avatar(&app, &me.token, &png))).await;
+    for (code, retry_after, v) in &answers {
+        match code {
+            0 => {}
+            503 => {
+                assert_envelope(v, 503);
+                assert_eq!(*retry_after, Some(1), "{v}");
+            }
+            _ => panic!("{v}"),
+        }
+    }
+    let busy = answers.iter().filter(|(c, _, _)| *c == 503).count();
+    assert!(
+        busy >= 1 && busy < answers.len(),
+        "six decodes at once with room for one: {:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    // Once the decodes are done there is room again.
+    let (code, _, v) = upload_avatar(&app, &me.token, &png).await;
+    assert_eq!(code, 0, "{v}");
+}
+
+#[actix_web::test]
+async fn avatar_uploads_are_limited_per_user_and_nickname_changes_are_not() {
+    let Some(app) = spawn_app_with(|s| s.limits.avatar_uploads = 2).await else {
+        return;
+    };
+    let me = app.new_user().await;
+    let png = flat_png(16);
+    for _ in 0..2 {
+        let (code, _, v) = upload_avatar(&app, &me.token, &png).await;
+        assert_eq!(code, 0, "{v}");
+    }
+    let (code, retry_after, v) = upload_avatar(&app, &me.token, &png).await;
+    assert_envelope(&v, 429);
+    // A take counts for the hour and at most one slot (1/30 of it) more.
+    assert!(retry_after.is_some_and(|s| (1..=3720).contains(&s)), "{v}");
+    assert_eq!(code, 429);
+    // Changing only the nickname takes nothing from the budget.
+    for name in ["one", "two", "three"] {
+        let v = app
+            .post_form(
+                "/accessuser/updateuserinfo",
+                &[("nickname", name)],
+                Some(&me.token),
+            )
+            .await;
+        assert_envelope(&v, 0);
+    }
+    // Another user has a budget of their own.
+    let other = app.new_user().await;
+    let (code, _, v) = upload_avatar(&app, &other.token, &png).await;
+    assert_eq!(code, 0, "{v}");
+}
