@@ -710,3 +710,75 @@ async fn avatar_uploads_are_limited_per_user_and_nickname_changes_are_not() {
     let (code, _, v) = upload_avatar(&app, &other.token, &png).await;
     assert_eq!(code, 0, "{v}");
 }
+
+/// Sleeps until `phase_ms` into the current `window_ms`, counted from the epoch as fixed
+/// windows are.
+async fn sleep_until_phase(window_ms: u64, phase_ms: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let wait = (phase_ms + window_ms - now % window_ms) % window_ms;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+#[actix_web::test]
+async fn a_burst_across_a_window_edge_admits_no_more_than_the_limit() {
+    const WINDOW_MS: u64 = 3000;
+    let Some(app) = spawn_app_with(|s| {
+        s.limits.avatar_uploads = 3;
+        s.limits.avatar_window_secs = WINDOW_MS / 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    let me = app.new_user().await;
+    let png = flat_png(16);
+    // Three at the end of one (epoch-aligned) window, three just after its edge.
+    sleep_until_phase(WINDOW_MS, 2200).await;
+    let started = std::time::Instant::now();
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(upload_avatar(&app, &me.token, &png).await);
+    }
+    sleep_until_phase(WINDOW_MS, 100).await;
+    for _ in 0..3 {
+        answers.push(upload_avatar(&app, &me.token, &png).await);
+    }
+    let span = started.elapsed();
+    let codes: Vec<u64> = answers.iter().map(|a| a.0).collect();
+    // Only meaningful if the six fell within one window-long interval.
+    assert!(
+        span < Duration::from_millis(WINDOW_MS),
+        "the burst took {span:?}, longer than the window: too slow a machine for this test"
+    );
+    assert_eq!(codes, [0, 0, 0, 429, 429, 429]);
+    // Retry-After is the real wait: after it, there is room again.
+    let retry_after = answers[3].1.expect("Retry-After");
+    assert!((1..=3).contains(&retry_after), "{retry_after}");
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    let (code, _, v) = upload_avatar(&app, &me.token, &png).await;
+    assert_eq!(code, 0, "{v}");
+}
+
+#[actix_web::test]
+async fn concurrent_takes_of_one_limit_admit_exactly_the_limit() {
+    let Some(app) = spawn_app_with(|s| s.sms.per_ip_hourly = 3).await else {
+        return;
+    };
+    // Twelve numbers at once from one client: the first takes race to create the
+    // limit's rows, and still exactly three get through.
+    let phones: Vec<String> = (0..12).map(|_| new_phone()).collect();
+    let answers =
+        futures_util::future::join_all(phones.iter().map(|p| send_from(&app, p, "1.1.1.1"))).await;
+    let mut codes: Vec<u64> = answers
+        .iter()
+        .map(|v| v["code"].as_u64().unwrap())
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        [0, 0, 0, 429, 429, 429, 429, 429, 429, 429, 429, 429]
+    );
+}
