@@ -782,3 +782,74 @@ async fn concurrent_takes_of_one_limit_admit_exactly_the_limit() {
         [0, 0, 0, 429, 429, 429, 429, 429, 429, 429, 429, 429]
     );
 }
+
+/// Writes `request` on a fresh connection and reads until the server closes it.
+async fn raw_exchange(app: &TestApp, request: Vec<u8>) -> String {
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _ = s.write_all(&request);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = Vec::new();
+        let mut tmp = [0u8; 4096];
+        // Up to the close, or a reset once the answer is in (unread request bytes).
+        while let Ok(n) = s.read(&mut tmp) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&tmp[..n]);
+        }
+        String::from_utf8_lossy(&buf).to_string()
+    })
+    .await
+    .unwrap()
+}
+
+/// docs/API.md ("Answers without the envelope"): the HTTP/1 codec answers a request
+/// whose head it cannot take before any of our code runs, with an empty body, and
+/// closes. Whatever gets past the head, a broken body included, gets the envelope.
+#[actix_web::test]
+async fn the_codecs_own_answers_are_the_documented_ones() {
+    // Over 500 ms: the codec reckons the head's deadline from a clock it updates every
+    // 500 ms, so a shorter timeout can expire as soon as a request starts.
+    let Some(app) = spawn_app_with(|s| s.server.client_request_timeout_ms = 1000).await else {
+        return;
+    };
+    let head = |lines: &str| format!("POST /sms/send HTTP/1.1\r\n{lines}\r\n").into_bytes();
+    let mut many_headers = String::from("Host: t\r\n");
+    for i in 0..100 {
+        many_headers.push_str(&format!("X-H{i}: 1\r\n"));
+    }
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("400", head("Host: t\r\nNo colon here\r\n")),
+        ("400", head("Content-Length: 0\r\n")), // HTTP/1.1 without Host
+        ("400", head("Host: t\r\nContent-Length: abc\r\n")),
+        ("400", head("Host: t\r\nTransfer-Encoding: gzip\r\n")),
+        (
+            "431",
+            head(&format!("Host: t\r\nX-Big: {}\r\n", "a".repeat(140_000))),
+        ),
+        ("431", head(&many_headers)),
+        // A head that never ends.
+        ("408", b"POST /sms/send HTTP/1.1\r\nHost: t\r\n".to_vec()),
+    ];
+    for (status, request) in cases {
+        let text = raw_exchange(&app, request).await;
+        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-length: 0"), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        assert_eq!(body, "");
+    }
+    // Broken chunked framing inside the body reaches the route: the envelope, code 1.
+    let text = raw_exchange(
+        &app,
+        b"POST /sms/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnatio\r\nZZ\r\n".to_vec(),
+    )
+    .await;
+    let (_, body) = text.split_once("\r\n\r\n").unwrap();
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{text}"));
+    assert_envelope(&v, 1);
+    assert_eq!(v["message"], "请求体格式错误");
+}
