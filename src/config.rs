@@ -98,8 +98,12 @@ pub struct SmsSettings {
     pub per_ip_hourly: u32,
     pub global_daily_budget: u32,
     pub max_attempts: u32,
+    pub test_number_daily_wrong_tries: u32,
     pub verify_per_ip_hourly: u32,
     pub allowed_nation_codes: Vec<String>,
+    pub denied_nation_codes: Vec<String>,
+    pub home_nation_codes: Vec<String>,
+    pub foreign_country_daily: u32,
     pub test_numbers: Vec<TestNumber>,
     /// Connect and total time limit of one request to an HTTP provider (tencent, aliyun,
     /// webhook), in milliseconds.
@@ -138,6 +142,7 @@ pub struct WebhookSmsSettings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct LimitSettings {
     pub lookups_per_hour: u32,
+    pub lookups_per_address_hourly: u32,
     /// IPv6 clients are limited per network of this prefix length (a /64 is one
     /// subscriber's); IPv4 clients per address.
     pub ipv6_prefix_len: u8,
@@ -451,6 +456,8 @@ const LIST_KEYS: &[&str] = &[
     "server.trusted_proxies",
     "server.cors_allowed_origins",
     "sms.allowed_nation_codes",
+    "sms.denied_nation_codes",
+    "sms.home_nation_codes",
     "internal.keys",
     "admin.keys",
 ];

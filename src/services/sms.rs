@@ -14,6 +14,9 @@ use crate::sms::{SmsMessage, SmsProvider};
 use crate::store::rate::{self, Limit};
 use crate::store::{sms as codes, Db, TxError};
 
+/// The bucket prefix of the per-country budgets.
+const COUNTRY_BUDGET: &str = "sms:country:";
+
 pub struct SmsService {
     db: Db,
     /// Numbers in their cooldown, as this process last saw them: repeated sends are
@@ -49,7 +52,7 @@ impl SmsService {
     }
 
     fn limits(&self, phone: &PhoneNumber, ip: IpAddr) -> Vec<Limit> {
-        vec![
+        let mut limits = vec![
             Limit::new(
                 format!("sms:number:{}:{}", phone.nation_code(), phone.national()),
                 86_400,
@@ -61,7 +64,18 @@ impl SmsService {
                 self.settings.per_ip_hourly,
             ),
             Limit::sharded("sms:global", 86_400, self.settings.global_daily_budget, 16),
-        ]
+        ];
+        // Toll fraud pumps codes to foreign numbers: each country outside the home list
+        // has a daily budget of its own.
+        let cc = phone.nation_code();
+        if !self.settings.home_nation_codes.iter().any(|h| h == cc) {
+            limits.push(Limit::new(
+                format!("{COUNTRY_BUDGET}{cc}"),
+                86_400,
+                self.settings.foreign_country_daily,
+            ));
+        }
+        limits
     }
 
     /// sms/send: a fresh code to `phone`, unless a limit says no.
@@ -69,6 +83,16 @@ impl SmsService {
         let allowed = &self.settings.allowed_nation_codes;
         if !allowed.is_empty() && !allowed.iter().any(|c| c == phone.nation_code()) {
             crate::metrics::sms_refused("country");
+            return Err(ApiError::Invalid(Invalid::NationNotAllowed));
+        }
+        // Satellite and international networks: the classic targets of SMS pumping.
+        if self
+            .settings
+            .denied_nation_codes
+            .iter()
+            .any(|c| c == phone.nation_code())
+        {
+            crate::metrics::sms_refused("denied_range");
             return Err(ApiError::Invalid(Invalid::NationNotAllowed));
         }
         if self.test_numbers.code(&phone).is_some() {
@@ -118,6 +142,13 @@ impl SmsService {
                                 "SMS global daily budget exhausted: no more codes are sent today"
                             );
                                 crate::metrics::sms_refused("global_budget");
+                            } else if let Some(cc) = ex.bucket.strip_prefix(COUNTRY_BUDGET) {
+                                tracing::warn!(
+                                    alert = "sms_country_budget_exhausted",
+                                    nation_code = cc,
+                                    "SMS daily budget of a foreign country exhausted: possible SMS pumping"
+                                );
+                                crate::metrics::sms_country_budget_exhausted(cc);
                             } else {
                                 crate::metrics::sms_refused("limit");
                             }

@@ -228,6 +228,29 @@ pub async fn take(
     Ok(Ok(taken))
 }
 
+/// The first of `limits` that is used up, without taking from any (for counting only
+/// failures: check first, then `take` when one happens). Exact limits are read under
+/// their lock, so a check and its take in one transaction see no one in between.
+pub async fn used_up(
+    c: &impl ConnectionTrait,
+    limits: &[Limit],
+    now_ms: i64,
+) -> Result<Option<Exhausted>, DbErr> {
+    for l in limits {
+        let buckets = if l.shards > 1 {
+            l.shard_buckets()
+        } else {
+            lock_limit(c, l, now_ms).await?;
+            vec![l.bucket.clone()]
+        };
+        let slots = counted(c, l, buckets, now_ms).await?;
+        if slots.iter().map(|(_, n)| n).sum::<i64>() >= i64::from(l.max) {
+            return Ok(Some(l.exhausted(&slots, now_ms)));
+        }
+    }
+    Ok(None)
+}
+
 /// `take` in a transaction of its own, a refusal as 429 with the wait.
 pub async fn take_or_refuse(db: &Db, limits: &[Limit]) -> ApiResult<Taken> {
     let now = crate::domain::now_ms();
