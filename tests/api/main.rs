@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod admin;
 mod auth;
+mod config;
 mod console;
 mod contract;
 mod hardening;
