@@ -479,6 +479,101 @@ pub async fn scraping() -> tokio::sync::MutexGuard<'static, ()> {
     SCRAPE.lock().await
 }
 
+/// A `multipart/form-data` body built part by part: what the tests send as uploads and
+/// feed straight to the decoder, so no test writes the framing by hand.
+pub struct Multipart {
+    boundary: String,
+    body: Vec<u8>,
+}
+
+impl Default for Multipart {
+    /// A random boundary, as a client picks one (binary parts can't spell it).
+    fn default() -> Self {
+        Self::with_boundary(&format!("im-test-{:032x}", rand::random::<u128>()))
+    }
+}
+
+impl Multipart {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fixed boundary, for bodies a test spells out (and compares byte for byte).
+    pub fn with_boundary(boundary: &str) -> Self {
+        Multipart {
+            boundary: boundary.to_owned(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Text before the first boundary: parsers skip it, limits must still count it.
+    pub fn preamble(mut self, text: &str) -> Self {
+        self.body.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    pub fn text(self, name: &str, value: &str) -> Self {
+        self.part(name, None, None, value.as_bytes())
+    }
+
+    pub fn file(self, name: &str, file_name: &str, bytes: &[u8]) -> Self {
+        self.part(name, Some(file_name), None, bytes)
+    }
+
+    /// A file part that declares its own `Content-Type`.
+    pub fn file_as(self, name: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Self {
+        self.part(name, Some(file_name), Some(content_type), bytes)
+    }
+
+    fn part(
+        mut self,
+        name: &str,
+        file_name: Option<&str>,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> Self {
+        let mut head = format!(
+            "--{}\r\nContent-Disposition: form-data; name=\"{name}\"",
+            self.boundary
+        );
+        if let Some(f) = file_name {
+            head.push_str(&format!("; filename=\"{f}\""));
+        }
+        if let Some(t) = content_type {
+            head.push_str(&format!("\r\nContent-Type: {t}"));
+        }
+        head.push_str("\r\n\r\n");
+        self.body.extend_from_slice(head.as_bytes());
+        self.body.extend_from_slice(bytes);
+        self.body.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// The request's `Content-Type` header value.
+    pub fn content_type(&self) -> String {
+        format!("multipart/form-data; boundary={}", self.boundary)
+    }
+
+    /// The body, closed by the final delimiter.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.body
+            .extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        self.body
+    }
+}
+
+/// Sends a `Multipart` body with its content type.
+pub trait SendMultipart {
+    fn form_data(self, form: Multipart) -> Self;
+}
+
+impl SendMultipart for reqwest::RequestBuilder {
+    fn form_data(self, form: Multipart) -> Self {
+        self.header(reqwest::header::CONTENT_TYPE, form.content_type())
+            .body(form.finish())
+    }
+}
+
 pub const AMQP_DEFAULT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// A port for a server process the test starts. `bind("127.0.0.1:0")` alone lets two
