@@ -372,7 +372,7 @@ mod tests {
 
     /// A panicking call, at once or after it waited, answers 500 and the shard comes
     /// back with the same service: every later call is answered.
-    #[actix_rt::test]
+    #[actix_web::test]
     async fn a_crashed_actor_restarts_and_keeps_answering() {
         let service = Arc::new(Counter(Default::default()));
         let gauge = MailboxGauge::new("test");

@@ -5,6 +5,8 @@
 //! list the current key signs and names itself in `kid`; the others stay only to verify
 //! tokens they signed until those expire, and Ed25519 public keys are published as a JWKS.
 
+mod crypto;
+
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -243,6 +245,7 @@ impl JwtIssuer {
     }
 
     fn assemble(keys: Vec<JwtKey>, current: usize, im_ttl: u64, action_ttl: u64) -> Self {
+        crypto::install();
         let mut header = Header::new(keys[current].alg);
         header.typ = Some("JWT".into());
         header.kid = keys[current].kid.clone();

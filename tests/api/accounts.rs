@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::common::{
     amqp_url, assert_envelope, new_phone, skip_or_fail, spawn_app_with, Backend, EventTap,
-    SignedIn, TestApp,
+    Multipart, SendMultipart, SignedIn, TestApp,
 };
 
 /// Codes on demand: no cooldown, so a test can send several to one number.
@@ -208,15 +208,15 @@ async fn changing_the_number_needs_a_code_for_the_new_one_and_frees_the_old() {
         assert_eq!(v["message"], message);
     }
     // The right code, as multipart.
-    let form = reqwest::multipart::Form::new()
+    let form = Multipart::new()
         .text("nation_code", "86")
-        .text("phone", new.clone())
-        .text("check_code", code.clone());
+        .text("phone", &new)
+        .text("check_code", &code);
     let v: Value = app
         .client
         .post(app.url("/accessuser/changephone"))
         .header("token", &a.token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap()
@@ -342,17 +342,14 @@ async fn world(app: &TestApp) -> World {
         app.new_user().await,
     );
     let nickname = format!("gone{}", a.user_id);
-    let form = reqwest::multipart::Form::new()
-        .text("nickname", nickname.clone())
-        .part(
-            "avatar",
-            reqwest::multipart::Part::bytes(png()).file_name("a.png"),
-        );
+    let form = Multipart::new()
+        .text("nickname", &nickname)
+        .file("avatar", "a.png", &png());
     let v: Value = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &a.token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap()

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{assert_envelope, new_phone, spawn_app};
+use crate::common::{assert_envelope, new_phone, spawn_app, Multipart, SendMultipart};
 
 #[actix_web::test]
 async fn seed_curl_examples_verbatim() {
@@ -129,15 +129,12 @@ async fn seed_curl_examples_verbatim() {
 
     // -H "token: ..." -F "avatar=@/Users/Desktop/a.jpg;"
     let jpeg = crate::profile::jpeg_with_exif(64, 48);
-    let form = reqwest::multipart::Form::new().part(
-        "avatar",
-        reqwest::multipart::Part::bytes(jpeg).file_name("a.jpg"),
-    );
+    let form = Multipart::new().file("avatar", "a.jpg", &jpeg);
     let v: Value = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap()
@@ -202,13 +199,12 @@ async fn json_bodied_client_like_the_android_app() {
     assert_eq!(v["data"]["list"][0]["user_id"], other.user_id);
 
     // PUT updateuserinfo?nickname=… with a multipart body whose only part is an empty `check`.
-    let form =
-        reqwest::multipart::Form::new().part("check", reqwest::multipart::Part::bytes(Vec::new()));
+    let form = Multipart::new().text("check", "");
     let v: Value = app
         .client
         .put(app.url("/accessuser/updateuserinfo?nickname=%E5%B0%8F%E6%98%8E"))
         .header("token", &token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap()

@@ -1,5 +1,6 @@
-//! Black-box tests over real HTTP. Run on SQLite by default; `IM_TEST_DATABASE=postgres`
-//! or `=mysql` runs the same tests on those servers.
+//! Black-box tests over real HTTP, in one test binary (one link, one compile of the
+//! helpers). Run on SQLite by default; `IM_TEST_DATABASE=postgres` or `=mysql` runs the
+//! same tests on those servers.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -7,12 +8,19 @@ mod common;
 mod accounts;
 mod admin;
 mod auth;
+mod cluster;
 mod config;
 mod console;
 mod contract;
 mod hardening;
+mod jwt_keys;
+mod lifecycle;
 mod pools;
 mod profile;
+mod properties;
 mod relations;
+mod relay;
+mod resilience;
 mod security;
 mod sms;
+mod sms_providers;

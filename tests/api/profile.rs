@@ -5,7 +5,7 @@ use std::io::Cursor;
 use image::{ImageFormat, RgbImage, RgbaImage};
 use serde_json::{json, Value};
 
-use crate::common::{assert_envelope, metric_sum, spawn_app, TestApp};
+use crate::common::{assert_envelope, metric_sum, spawn_app, Multipart, SendMultipart, TestApp};
 
 const MARKER: &[u8] = b"SECRET-GPS-51.5074N";
 
@@ -93,18 +93,15 @@ async fn upload(
     name: &str,
     nickname: Option<&str>,
 ) -> (u16, Value) {
-    let mut form = reqwest::multipart::Form::new().part(
-        "avatar",
-        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-    );
+    let mut form = Multipart::new().file("avatar", name, &bytes);
     if let Some(n) = nickname {
-        form = form.text("nickname", n.to_owned());
+        form = form.text("nickname", n);
     }
     let res = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap();

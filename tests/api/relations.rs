@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{assert_envelope, spawn_app, spawn_app_with, TestApp};
+use crate::common::{
+    assert_envelope, spawn_app, spawn_app_with, Multipart, SendMultipart, TestApp,
+};
 
 fn ev(t: &str, from: i64, to: i64) -> (String, Value) {
     (
@@ -320,12 +322,12 @@ async fn search_by_nickname_exact_and_hidden_by_blocks() {
     let Some(app) = spawn_app().await else { return };
     let me = app.new_user().await;
     let x = app.new_user().await;
-    let form = reqwest::multipart::Form::new().text("nickname", "whaha12");
+    let form = Multipart::new().text("nickname", "whaha12");
     let v: Value = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &x.token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap()

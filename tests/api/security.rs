@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{assert_envelope, new_phone, spawn_app, spawn_app_with, TestApp};
+use crate::common::{
+    assert_envelope, new_phone, spawn_app, spawn_app_with, Multipart, SendMultipart, TestApp,
+};
 
 async fn send_from(app: &TestApp, phone: &str, forwarded_for: &str) -> Value {
     app.client
@@ -166,18 +168,13 @@ async fn polyglots_and_hostile_file_names_are_neutralised() {
     polyglot.extend_from_slice(&((script.len() + 2) as u16).to_be_bytes());
     polyglot.extend_from_slice(script);
     polyglot.extend_from_slice(&jpeg[2..]);
-    let form = reqwest::multipart::Form::new().part(
-        "avatar",
-        reqwest::multipart::Part::bytes(polyglot)
-            .file_name("../../../etc/passwd.html")
-            .mime_str("text/html")
-            .unwrap(),
-    );
+    let form =
+        Multipart::new().file_as("avatar", "../../../etc/passwd.html", "text/html", &polyglot);
     let v: Value = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &me.token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap()
@@ -238,15 +235,15 @@ fn regex_lite(path: &str) -> bool {
 async fn multipart_limits_on_parts_and_fields() {
     let Some(app) = spawn_app().await else { return };
     let me = app.new_user().await;
-    let mut form = reqwest::multipart::Form::new();
+    let mut form = Multipart::new();
     for i in 0..40 {
-        form = form.text(format!("f{i}"), "x");
+        form = form.text(&format!("f{i}"), "x");
     }
     let v: Value = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &me.token)
-        .multipart(form.text("nickname", "many"))
+        .form_data(form.text("nickname", "many"))
         .send()
         .await
         .unwrap()
@@ -254,28 +251,25 @@ async fn multipart_limits_on_parts_and_fields() {
         .await
         .unwrap();
     assert_envelope(&v, 1);
-    let form = reqwest::multipart::Form::new().text("nickname", "x".repeat(100_000));
+    let form = Multipart::new().text("nickname", &"x".repeat(100_000));
     let res = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &me.token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
     // Routes without uploads read past file parts and keep their small limits.
-    let form = reqwest::multipart::Form::new()
+    let form = Multipart::new()
         .text("nation_code", "86")
         .text("phone", "123")
-        .part(
-            "junk",
-            reqwest::multipart::Part::bytes(vec![0u8; 4096]).file_name("x.bin"),
-        );
+        .file("junk", "x.bin", &[0u8; 4096]);
     let v: Value = app
         .client
         .post(app.url("/sms/send"))
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap()
@@ -359,30 +353,32 @@ async fn post_chunked(app: &TestApp, path: &str, headers: &str, body: Vec<u8>) -
     .unwrap()
 }
 
-fn multipart_body(preamble: usize, parts: &[(&str, Option<&str>, usize)], tail: &str) -> Vec<u8> {
-    let mut b = "preamble line\r\n".repeat(preamble).into_bytes();
+/// A multipart body with the boundary `B`: `preamble` lines, then `parts` of `len` bytes
+/// of `x` (file parts when they have a file name), then the `fields`.
+fn multipart_body(
+    preamble: usize,
+    parts: &[(&str, Option<&str>, usize)],
+    fields: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut m = Multipart::with_boundary("B").preamble(&"preamble line\r\n".repeat(preamble));
     for (name, file, len) in parts {
-        let file = file
-            .map(|f| format!("; filename=\"{f}\""))
-            .unwrap_or_default();
-        b.extend_from_slice(
-            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n")
-                .as_bytes(),
-        );
-        b.extend(std::iter::repeat_n(b'x', *len));
-        b.extend_from_slice(b"\r\n");
+        let filler = "x".repeat(*len);
+        m = match file {
+            Some(f) => m.file(name, f, filler.as_bytes()),
+            None => m.text(name, &filler),
+        };
     }
-    b.extend_from_slice(tail.as_bytes());
-    b.extend_from_slice(b"--B--\r\n");
-    b
+    for (name, value) in fields {
+        m = m.text(name, value);
+    }
+    m.finish()
 }
 
 #[actix_web::test]
 async fn the_whole_multipart_stream_is_bounded_by_the_route_limit() {
     let Some(app) = spawn_app().await else { return };
     let ct = "Content-Type: multipart/form-data; boundary=B\r\n";
-    let valid = "--B\r\nContent-Disposition: form-data; name=\"nation_code\"\r\n\r\n86\r\n\
-                 --B\r\nContent-Disposition: form-data; name=\"phone\"\r\n\r\n123\r\n";
+    let valid = &[("nation_code", "86"), ("phone", "123")];
     // Under the limit, chunked multipart is read normally (a bad number: code 1).
     let (status, text) = post_chunked(&app, "/sms/send", ct, multipart_body(10, &[], valid)).await;
     assert_eq!(status, 200, "{text}");
@@ -404,7 +400,7 @@ async fn the_whole_multipart_stream_is_bounded_by_the_route_limit() {
     // The avatar route allows 5 MiB (and 64 KiB of fields), and not more in any shape.
     let me = app.new_user().await;
     let auth = format!("{ct}token: {}\r\n", me.token);
-    let nick = "--B\r\nContent-Disposition: form-data; name=\"nickname\"\r\n\r\nbounded\r\n";
+    let nick = &[("nickname", "bounded")];
     let (status, text) = post_chunked(
         &app,
         "/accessuser/updateuserinfo",
@@ -621,15 +617,12 @@ fn flat_png(side: u32) -> Vec<u8> {
 
 /// Uploads `png` as the avatar: (code, Retry-After, envelope).
 async fn upload_avatar(app: &TestApp, token: &str, png: &[u8]) -> (u64, Option<u64>, Value) {
-    let form = reqwest::multipart::Form::new().part(
-        "avatar",
-        reqwest::multipart::Part::bytes(png.to_vec()).file_name("a.png"),
-    );
+    let form = Multipart::new().file("avatar", "a.png", png);
     let res = app
         .client
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", token)
-        .multipart(form)
+        .form_data(form)
         .send()
         .await
         .unwrap();

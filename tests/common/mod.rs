@@ -1,4 +1,4 @@
-//! Test support shared by the test binaries: an `Application` on port 0 over a fresh
+//! Test support shared by the test modules: an `Application` on port 0 over a fresh
 //! database, an HTTP client, and helpers for the envelope.
 //!
 //! Backends: SQLite by default (nothing to install). `IM_TEST_DATABASE=postgres` or
@@ -28,6 +28,45 @@ pub fn skip_or_fail(what: &str) {
     eprintln!("SKIPPED: {what} unavailable; set it up to run this test");
 }
 
+/// Every test runs in one process, in parallel, and two of them stop a server that others
+/// use (PostgreSQL in `resilience`, RabbitMQ in `relay`). A test that uses a server holds
+/// a shared claim from its first use until it ends; a test that stops one holds the
+/// exclusive claim, so it waits for the others and they wait for it.
+static SERVERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+enum Claim {
+    Shared(tokio::sync::RwLockReadGuard<'static, ()>),
+    Exclusive(tokio::sync::RwLockWriteGuard<'static, ()>),
+}
+
+thread_local! {
+    // libtest runs each test on a thread of its own (the async ones on a runtime on that
+    // thread), so a claim kept here is released when the test ends, pass or fail.
+    static CLAIM: std::cell::RefCell<Option<Claim>> = const { std::cell::RefCell::new(None) };
+}
+
+fn claimed() -> bool {
+    CLAIM.with(|c| c.borrow().is_some())
+}
+
+/// Called before a test first talks to PostgreSQL, MariaDB or RabbitMQ.
+pub async fn uses_servers() {
+    if !claimed() {
+        let guard = SERVERS.read().await;
+        CLAIM.with(|c| *c.borrow_mut() = Some(Claim::Shared(guard)));
+    }
+}
+
+/// Called first by a test that stops a server: no other test uses one until it ends.
+/// (With `RUST_TEST_THREADS=1` every test runs on one thread, one at a time, and the
+/// claim an earlier test left is enough.)
+pub async fn stops_servers() {
+    if !claimed() {
+        let guard = SERVERS.write().await;
+        CLAIM.with(|c| *c.borrow_mut() = Some(Claim::Exclusive(guard)));
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -55,6 +94,9 @@ fn unique(prefix: &str) -> String {
 
 /// A fresh, empty database on the server at `admin_url`; None if it is unreachable.
 pub async fn fresh_database(backend: Backend) -> Option<String> {
+    if backend != Backend::Sqlite {
+        uses_servers().await;
+    }
     match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
@@ -148,6 +190,9 @@ pub async fn spawn_on(
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(dir.path(), database_url);
     configure(&mut settings);
+    if !secrecy::ExposeSecret::expose_secret(&settings.amqp.url).is_empty() {
+        uses_servers().await;
+    }
     let database = settings_database(backend, &settings);
     let app = im_access::Application::build(settings.clone())
         .await
@@ -410,6 +455,7 @@ impl TestApp {
 
     /// The `/metrics` text (see `metric_sum`).
     pub async fn metrics(&self) -> String {
+        let _one_at_a_time = scraping().await;
         self.client
             .get(self.url("/metrics"))
             .send()
@@ -425,18 +471,121 @@ impl TestApp {
     }
 }
 
+/// Held while reading `/metrics`. The recorder is one per process and a scrape first
+/// sets the scraping app's gauges and cache counts in it, so two apps scraped at once
+/// could each read the other's values.
+pub async fn scraping() -> tokio::sync::MutexGuard<'static, ()> {
+    static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SCRAPE.lock().await
+}
+
+/// A `multipart/form-data` body built part by part: what the tests send as uploads and
+/// feed straight to the decoder, so no test writes the framing by hand.
+pub struct Multipart {
+    boundary: String,
+    body: Vec<u8>,
+}
+
+impl Default for Multipart {
+    /// A random boundary, as a client picks one (binary parts can't spell it).
+    fn default() -> Self {
+        Self::with_boundary(&format!("im-test-{:032x}", rand::random::<u128>()))
+    }
+}
+
+impl Multipart {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fixed boundary, for bodies a test spells out (and compares byte for byte).
+    pub fn with_boundary(boundary: &str) -> Self {
+        Multipart {
+            boundary: boundary.to_owned(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Text before the first boundary: parsers skip it, limits must still count it.
+    pub fn preamble(mut self, text: &str) -> Self {
+        self.body.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    pub fn text(self, name: &str, value: &str) -> Self {
+        self.part(name, None, None, value.as_bytes())
+    }
+
+    pub fn file(self, name: &str, file_name: &str, bytes: &[u8]) -> Self {
+        self.part(name, Some(file_name), None, bytes)
+    }
+
+    /// A file part that declares its own `Content-Type`.
+    pub fn file_as(self, name: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Self {
+        self.part(name, Some(file_name), Some(content_type), bytes)
+    }
+
+    fn part(
+        mut self,
+        name: &str,
+        file_name: Option<&str>,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> Self {
+        let mut head = format!(
+            "--{}\r\nContent-Disposition: form-data; name=\"{name}\"",
+            self.boundary
+        );
+        if let Some(f) = file_name {
+            head.push_str(&format!("; filename=\"{f}\""));
+        }
+        if let Some(t) = content_type {
+            head.push_str(&format!("\r\nContent-Type: {t}"));
+        }
+        head.push_str("\r\n\r\n");
+        self.body.extend_from_slice(head.as_bytes());
+        self.body.extend_from_slice(bytes);
+        self.body.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// The request's `Content-Type` header value.
+    pub fn content_type(&self) -> String {
+        format!("multipart/form-data; boundary={}", self.boundary)
+    }
+
+    /// The body, closed by the final delimiter.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.body
+            .extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        self.body
+    }
+}
+
+/// Sends a `Multipart` body with its content type.
+pub trait SendMultipart {
+    fn form_data(self, form: Multipart) -> Self;
+}
+
+impl SendMultipart for reqwest::RequestBuilder {
+    fn form_data(self, form: Multipart) -> Self {
+        self.header(reqwest::header::CONTENT_TYPE, form.content_type())
+            .body(form.finish())
+    }
+}
+
 pub const AMQP_DEFAULT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// A port for a server process the test starts. `bind("127.0.0.1:0")` alone lets two
 /// tests running at once (or an outgoing connection) get the same port before the child
 /// binds it, and a request then reaches another test's server. Ports come from below
-/// the kernel's ephemeral range, each once per test binary, and only if free now.
+/// the kernel's ephemeral range, each once per test process, and only if free now.
 pub fn free_port() -> u16 {
     use std::sync::atomic::AtomicU16;
     const FIRST: u16 = 20_000;
     const SPAN: u16 = 12_000;
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Test binaries run one at a time; spread them anyway, by process id.
+    // Test processes (other checkouts' runs) may overlap: spread them by process id.
     let base = (std::process::id() % u32::from(SPAN)) as u16;
     loop {
         let i = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -476,6 +625,7 @@ impl EventTap {
     pub async fn bind(exchange: &str, queue: Option<&str>) -> Option<EventTap> {
         use lapin::options::*;
         use lapin::types::FieldTable;
+        uses_servers().await;
         let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
             .await
             .ok()?;

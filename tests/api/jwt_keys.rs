@@ -2,9 +2,6 @@
 //! rotation, EdDSA tokens verified against `/.well-known/jwks.json`, and the
 //! configuration that sets them up. Test keys are generated here, never committed.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use im_access::config::{JwtAlgorithm, JwtKeySettings, Profile};
@@ -14,7 +11,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use common::{assert_envelope, spawn_app_with, TestApp};
+use crate::common::{self, assert_envelope, spawn_app_with, TestApp};
 
 const SECRET: &str = "test-secret-test-secret-test-secret";
 /// base64url of `{"typ":"JWT","alg":"HS256"}`, the seed's header.

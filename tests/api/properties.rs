@@ -18,6 +18,8 @@ use md5::{Digest, Md5};
 use proptest::prelude::*;
 use serde_json::json;
 
+use crate::common::Multipart;
+
 fn small() -> ParamsConfig {
     ParamsConfig::default()
 }
@@ -273,14 +275,11 @@ proptest! {
         // A value starting with `--` could spell the boundary.
         map in proptest::collection::btree_map(name(), "([^\r\n-][^\r\n]{0,39})?", 0..10)
     ) {
-        let mut body = String::new();
+        let mut body = Multipart::with_boundary("XyZ");
         for (k, v) in &map {
-            body.push_str(&format!(
-                "--XyZ\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            ));
+            body = body.text(k, v);
         }
-        body.push_str("--XyZ--\r\n");
-        let p = decode_body("multipart/form-data; boundary=XyZ", body.as_bytes(), &small());
+        let p = decode_body(&body.content_type(), &body.finish(), &small());
         let p = p.unwrap();
         prop_assert_eq!(names(&p), map.keys().cloned().collect::<Vec<_>>());
         for (k, v) in &map {
@@ -293,18 +292,15 @@ proptest! {
     #[test]
     fn multipart_streams_are_bounded_as_a_whole(parts in 3usize..10, preamble in any::<bool>()) {
         let cfg = ParamsConfig { max_parts: 64, ..small() };
-        let mut body = String::new();
+        let mut body = Multipart::with_boundary("XyZ");
         let part = "x".repeat(cfg.max_body_bytes / 2);
         if preamble {
-            body.push_str(&"ignored preamble line\r\n".repeat(cfg.max_body_bytes / 10));
+            body = body.preamble(&"ignored preamble line\r\n".repeat(cfg.max_body_bytes / 10));
         }
         for i in 0..parts {
-            body.push_str(&format!(
-                "--XyZ\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\n{part}\r\n"
-            ));
+            body = body.text(&format!("f{i}"), &part);
         }
-        body.push_str("--XyZ--\r\n");
-        let r = decode_body("multipart/form-data; boundary=XyZ", body.as_bytes(), &cfg);
+        let r = decode_body(&body.content_type(), &body.finish(), &cfg);
         prop_assert!(matches!(r, Err(ApiError::PayloadTooLarge(TooLarge::Body))), "{:?}", r.map(|p| names(&p)));
     }
 

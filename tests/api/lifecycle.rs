@@ -1,16 +1,13 @@
 //! The binary as operators run it: start-up refusals of the production profile, the
 //! migration CLI, and graceful shutdown on SIGTERM.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use crate::common::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_im-access");
 

@@ -2,14 +2,11 @@
 //! server: codes, limits, revocations and relation changes hold across them, and a
 //! change made on one process is served by every other within one second.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{amqp_url, free_port, fresh_database, new_phone, skip_or_fail, Backend};
+use crate::common::{self, amqp_url, free_port, fresh_database, new_phone, skip_or_fail, Backend};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_im-access");
@@ -216,6 +213,7 @@ async fn cluster(n: usize) -> Option<Cluster> {
 }
 
 async fn cluster_on(n: usize, exchange: &str) -> Option<Cluster> {
+    common::uses_servers().await;
     if !broker_up().await {
         skip_or_fail("RabbitMQ");
         return None;

@@ -7,9 +7,6 @@
 //! success or error shape. A wrong secret must be refused by the fake, so the check can
 //! fail; vendor errors, HTTP 500 and timeouts must become `Err`.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,7 +21,7 @@ use im_access::sms::{SmsError, SmsMessage, SmsProvider};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use common::{assert_envelope, metric_sum, new_phone, spawn_app_with};
+use crate::common::{self, assert_envelope, metric_sum, new_phone, spawn_app_with};
 
 const TENCENT_ID: &str = "AKIDtest0000000000000000000000000000";
 const TENCENT_KEY: &str = "tencent-test-secret-key";
@@ -867,6 +864,7 @@ async fn failed_webhook_send_answers_503_and_does_not_start_the_cooldown() {
         .await;
     assert_envelope(&v, 0);
 
+    let _one_at_a_time = common::scraping().await;
     let res = app
         .client
         .get(app.url("/metrics"))

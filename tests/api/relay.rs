@@ -4,14 +4,11 @@
 //! Without a reachable broker the tests say so and skip, unless
 //! `IM_TEST_REQUIRE_SERVICES=1`.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{
-    amqp_url, assert_envelope, skip_or_fail, spawn_app_with, EventTap, Received, TestApp,
+use crate::common::{
+    self, amqp_url, assert_envelope, skip_or_fail, spawn_app_with, EventTap, Received, TestApp,
 };
 use serde_json::{json, Value};
 
@@ -383,6 +380,7 @@ impl Drop for RestartBroker {
 #[actix_web::test]
 async fn a_broker_outage_delays_events_and_loses_none() {
     let _serial = BROKER.lock().await;
+    common::stops_servers().await;
     let ex = exchange();
     let queue = format!("im.test.outage.{}", rand::random::<u32>());
     let Some(mut tap) = tap_or_skip(&ex, Some(&queue)).await else {

@@ -2,14 +2,11 @@
 //! answer 503 with a clear message, nothing is half-applied, and the server recovers
 //! by itself. Needs the machine's PostgreSQL and the right to restart it.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{assert_envelope, fresh_database, skip_or_fail, spawn_on, Backend};
+use crate::common::{self, assert_envelope, fresh_database, skip_or_fail, spawn_on, Backend};
 use serde_json::Value;
 
 /// Stops PostgreSQL, keeps it down for `down`, and starts it again. The pause makes
@@ -42,6 +39,7 @@ async fn postgres_restart_under_load_answers_503_and_recovers() {
         eprintln!("SKIPPED: set IM_TEST_DATABASE=postgres to restart PostgreSQL under load");
         return;
     }
+    common::stops_servers().await;
     let Some(url) = fresh_database(Backend::Postgres).await else {
         skip_or_fail("PostgreSQL");
         return;
