@@ -287,6 +287,34 @@ async fn framework_rejections_keep_their_status_and_carry_the_envelope() {
     assert_envelope(&v, 1);
 }
 
+/// RFC 9110: a 405 names the methods the resource has (Schemathesis's
+/// `unsupported_method` check found none).
+#[actix_web::test]
+async fn method_not_allowed_lists_the_allowed_methods() {
+    let Some(app) = spawn_app().await else { return };
+    for (method, path, allow) in [
+        ("DELETE", "/sms/send", "POST"),
+        ("TRACE", "/healthz", "GET"),
+        ("PATCH", "/accessuser/updateuserinfo", "POST, PUT"),
+        ("PUT", "/accessuser/searchbynickname", "GET, POST"),
+    ] {
+        let res = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        let got = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(got.as_deref(), Some(allow), "{method} {path}");
+        let v: Value = res.json().await.unwrap();
+        assert_envelope(&v, 405);
+    }
+}
+
 #[actix_web::test]
 async fn messages_are_chinese_by_default_and_english_on_request() {
     let Some(app) = spawn_app().await else { return };
