@@ -127,7 +127,8 @@ pub struct ProfileUpload {
         (ProfileInput = "application/json"),
     )),
     responses(
-        (status = 200, body = Envelope<ProfileData>, description = "Codes: 0; 1 修改失败 (no nickname or avatar, a bad nickname); 401; 415 not an image; 429 avatar uploads per hour (Retry-After); 503 too many decodes at once (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429 or 503"))),
+        (status = 200, body = Envelope<ProfileData>, description = "Codes: 0; 1 修改失败 (no nickname or avatar, a bad nickname); 401; 415 not an image; 429 avatar uploads per hour (Retry-After); 503 too many decodes at once (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429 or 503")),
+            links(("search_by_nickname" = (operation_id = "search_by_nickname", parameters(("nickname" = "$response.body#/data/nickname")), description = "The new nickname finds its user")))),
         (status = 413, body = Envelope<Done>, description = "Body or file over the limit"),
     ),
     security(("token" = []))
@@ -243,7 +244,8 @@ pub struct IdsInput {
     summary = "Users by id, in the order asked; whoever blocked the caller is left out",
     params(IdsInput),
     responses(
-        (status = 200, body = Envelope<ContactPage>, description = "One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 200, body = Envelope<ContactPage>, description = "One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
+            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/list/0/user_id"}), description = "Follow or block a user found")))),
     ),
     security(("token" = []))
 )]
@@ -281,7 +283,8 @@ pub struct NicknameInput {
     summary = "The user with exactly this nickname (who has not blocked the caller)",
     params(NicknameInput),
     responses(
-        (status = 200, body = Envelope<Contact>, description = "Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 200, body = Envelope<Contact>, description = "Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
+            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/user_id"}), description = "Follow or block the user found")))),
     ),
     security(("token" = []))
 )]
@@ -326,7 +329,8 @@ pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Re
     path = "/accessuser/sessionlist",
     tag = "account",
     summary = "The caller's sessions: one per device type, the current one marked",
-    responses((status = 200, body = Envelope<Vec<SessionItem>>, description = "Codes: 0; 401")),
+    responses((status = 200, body = Envelope<Vec<SessionItem>>, description = "Codes: 0; 401",
+        links(("revoke_session" = (operation_id = "revoke_session", request_body = json!({"device": "$response.body#/data/0/device"}), description = "End one of the sessions listed"))))),
     security(("token" = []))
 )]
 pub async fn session_list(

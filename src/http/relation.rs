@@ -36,7 +36,8 @@ pub struct OperationInput {
         (OperationInput = "multipart/form-data"),
     )),
     responses(
-        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在 (unknown user), 不能对自己进行此操作 (self), 参数 type 无效; 401; 403 对方已将你拉黑 (following someone who blocked you)"),
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在 (unknown user), 不能对自己进行此操作 (self), 参数 type 无效; 401; 403 对方已将你拉黑 (following someone who blocked you)",
+            links(("follow_list" = (operation_id = "follow_list", description = "The lists the operation changed")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))
@@ -88,7 +89,8 @@ pub struct ListInput {
         (ListInput = "multipart/form-data"),
     )),
     responses(
-        (status = 200, body = Envelope<ContactPage>, description = "Codes: 0; 1 参数 type/page/size 无效; 401"),
+        (status = 200, body = Envelope<ContactPage>, description = "Codes: 0; 1 参数 type/page/size 无效; 401",
+            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/list/0/user_id"}), description = "Unfollow, block or unblock a user listed")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))
@@ -134,7 +136,8 @@ pub struct ContactsInput {
         (ContactsInput = "multipart/form-data"),
     )),
     responses(
-        (status = 200, body = Envelope<Vec<PhoneContact>>, description = "The numbers with a user (who has not blocked the caller). Codes: 0; 1 缺少参数 phones / 参数 phones 数量过多; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 200, body = Envelope<Vec<PhoneContact>>, description = "The numbers with a user (who has not blocked the caller). Codes: 0; 1 缺少参数 phones / 参数 phones 数量过多; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
+            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/0/user_id"}), description = "Follow or block a contact found")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))

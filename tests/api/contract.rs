@@ -565,6 +565,55 @@ async fn openapi_lists_every_route_with_its_parameters() {
     }
 }
 
+/// Links (what Schemathesis's stateful phase follows, and what a client may chain) are
+/// spelled as OpenAPI has them and name operations of the document.
+#[actix_web::test]
+async fn openapi_links_name_operations_of_the_document() {
+    let Some(app) = spawn_app().await else { return };
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ops: Vec<(&String, &Value)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().values().map(move |op| (path, op)))
+        .collect();
+    let ids: Vec<&str> = ops
+        .iter()
+        .filter_map(|(_, op)| op["operationId"].as_str())
+        .collect();
+    let mut links = 0;
+    for (path, op) in &ops {
+        for response in op["responses"].as_object().unwrap().values() {
+            let Some(named) = response["links"].as_object() else {
+                continue;
+            };
+            for (name, link) in named {
+                let target = link["operationId"].as_str();
+                assert!(
+                    target.is_some_and(|t| ids.contains(&t)),
+                    "{path}: link {name} names no operation of the document: {link}"
+                );
+                links += 1;
+            }
+        }
+    }
+    assert!(links >= 7, "{links} links");
+    let from_list = &doc["paths"]["/relation/followlist"]["post"]["responses"]["200"]["links"];
+    assert_eq!(from_list["operation"]["operationId"], "operation");
+    assert_eq!(
+        from_list["operation"]["requestBody"],
+        json!({"to_user_id": "$response.body#/data/list/0/user_id"})
+    );
+}
+
 #[actix_web::test]
 async fn metrics_cover_requests_actors_caches_pool_sms_and_outbox() {
     let Some(app) = spawn_app().await else { return };
