@@ -35,12 +35,23 @@ pub struct SignInInput {
     #[schema(schema_with = int_or_digits)]
     check_code: String,
     /// `web`, `h5`, `android` or `ios`.
-    #[schema(example = "android")]
+    #[schema(value_type = DeviceType)]
     device: String,
     /// Required for android and ios: up to 128 printable characters.
     #[validate(custom(function = "device_id_shape"))]
     #[schema(example = "qbfkdvkjdckci", max_length = 128)]
     device_id: Option<String>,
+}
+
+/// A device type (in any letter case, surrounding spaces ignored).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire
+enum DeviceType {
+    Web,
+    H5,
+    Android,
+    Ios,
 }
 
 /// Up to 128 printable characters once trimmed.
@@ -347,7 +358,7 @@ pub async fn session_list(
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct DeviceInput {
     /// `web`, `h5`, `android` or `ios`.
-    #[schema(example = "web")]
+    #[schema(value_type = DeviceType)]
     device: String,
 }
 

@@ -21,8 +21,19 @@ pub struct OperationInput {
     to_user_id: i64,
     /// `follow`, `unfollow`, `block` or `unblock`.
     #[serde(rename = "type")]
-    #[schema(example = "follow")]
+    #[schema(value_type = OperationType)]
     op: String,
+}
+
+/// An operation on a relation (surrounding spaces are ignored).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire
+enum OperationType {
+    Follow,
+    Unfollow,
+    Block,
+    Unblock,
 }
 
 #[utoipa::path(
@@ -66,7 +77,7 @@ pub struct ListInput {
     /// `follow` (whom I follow), `fans` (who follows me), `friend` (both), `black` or
     /// `block` (whom I blocked).
     #[serde(rename = "type")]
-    #[schema(example = "follow")]
+    #[schema(value_type = ListType)]
     kind: String,
     /// From 1 (default 1).
     #[validate(range(min = 1, max = 1_000_000))]
@@ -76,6 +87,18 @@ pub struct ListInput {
     #[validate(range(min = 1, max = 100))]
     #[schema(minimum = 1, maximum = 100, example = 20)]
     size: Option<i64>,
+}
+
+/// A list of the caller's (surrounding spaces are ignored).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire
+enum ListType {
+    Follow,
+    Fans,
+    Friend,
+    Black,
+    Block,
 }
 
 #[utoipa::path(

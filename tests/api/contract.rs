@@ -614,6 +614,61 @@ async fn openapi_links_name_operations_of_the_document() {
     );
 }
 
+/// Parameters with a fixed set of values list them (a fuzzer or a generated client
+/// needs them), and the server takes every value listed.
+#[actix_web::test]
+async fn openapi_enums_list_values_the_server_takes() {
+    let Some(app) = spawn_app().await else { return };
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let values = |input: &str, field: &str| -> Vec<String> {
+        let schemas = &doc["components"]["schemas"];
+        let mut schema = &schemas[input]["properties"][field];
+        if let Some(r) = schema["$ref"].as_str() {
+            schema = &schemas[r.rsplit('/').next().unwrap()];
+        }
+        let values: Vec<String> = schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{input}.{field} lists no values: {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        assert!(!values.is_empty(), "{input}.{field}");
+        values
+    };
+    let me = app.new_user().await;
+    let other = app.new_user().await;
+    for op in values("OperationInput", "type") {
+        assert_envelope(&app.relate(&me, other.user_id, &op).await, 0);
+    }
+    for kind in values("ListInput", "type") {
+        assert_envelope(&app.list(&me, &kind, 1, 20).await, 0);
+    }
+    for device in values("DeviceInput", "device") {
+        // Revoking its own device type ends the caller's session: a user per value.
+        let who = app.new_user().await;
+        let v = app
+            .post_form(
+                "/accessuser/revokesession",
+                &[("device", device.as_str())],
+                Some(&who.token),
+            )
+            .await;
+        assert_envelope(&v, 0);
+    }
+    assert_eq!(
+        values("SignInInput", "device"),
+        values("DeviceInput", "device")
+    );
+}
+
 #[actix_web::test]
 async fn metrics_cover_requests_actors_caches_pool_sms_and_outbox() {
     let Some(app) = spawn_app().await else { return };
