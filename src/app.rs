@@ -22,7 +22,7 @@ use crate::domain::phone::TestNumbers;
 use crate::events::OutboxSignal;
 use crate::http::AppState;
 use crate::media::storage::LocalStorage;
-use crate::media::AvatarLimits;
+use crate::media::Avatars;
 use crate::services::{Deps, Services};
 use crate::store::Db;
 
@@ -205,11 +205,7 @@ impl Application {
         let broker = Arc::new(BrokerStatus::default());
         let state = web::Data::new(AppState {
             test_numbers,
-            avatar_limits: AvatarLimits {
-                max_side: settings.storage.max_avatar_side,
-                max_decode_bytes: settings.storage.max_decode_bytes,
-                size: settings.storage.avatar_size,
-            },
+            avatars: Avatars::new(&settings.storage, &settings.limits),
             settings: settings.clone(),
             db: db.clone(),
             services: services.clone(),

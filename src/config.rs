@@ -53,6 +53,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     pub max_body_bytes: usize,
     pub client_request_timeout_ms: u64,
+    /// Milliseconds a whole request body may take to arrive, once its head is in.
+    pub body_timeout_ms: u64,
     pub max_connections_per_worker: usize,
     pub trusted_proxies: Vec<IpAddr>,
     pub cors_allowed_origins: Vec<String>,
@@ -96,8 +98,12 @@ pub struct SmsSettings {
     pub per_ip_hourly: u32,
     pub global_daily_budget: u32,
     pub max_attempts: u32,
+    pub test_number_daily_wrong_tries: u32,
     pub verify_per_ip_hourly: u32,
     pub allowed_nation_codes: Vec<String>,
+    pub denied_nation_codes: Vec<String>,
+    pub home_nation_codes: Vec<String>,
+    pub foreign_country_daily: u32,
     pub test_numbers: Vec<TestNumber>,
     /// Connect and total time limit of one request to an HTTP provider (tencent, aliyun,
     /// webhook), in milliseconds.
@@ -136,6 +142,13 @@ pub struct WebhookSmsSettings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct LimitSettings {
     pub lookups_per_hour: u32,
+    pub lookups_per_address_hourly: u32,
+    /// IPv6 clients are limited per network of this prefix length (a /64 is one
+    /// subscriber's); IPv4 clients per address.
+    pub ipv6_prefix_len: u8,
+    /// Avatar uploads one user may make per `avatar_window_secs`.
+    pub avatar_uploads: u32,
+    pub avatar_window_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -312,6 +325,9 @@ pub struct StorageSettings {
     pub max_avatar_side: u32,
     pub max_decode_bytes: u64,
     pub avatar_size: u32,
+    /// Avatar decodes running at once in this process; more wait up to `decode_wait_ms`.
+    pub decode_concurrency: usize,
+    pub decode_wait_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -440,9 +456,43 @@ const LIST_KEYS: &[&str] = &[
     "server.trusted_proxies",
     "server.cors_allowed_origins",
     "sms.allowed_nation_codes",
+    "sms.denied_nation_codes",
+    "sms.home_nation_codes",
     "internal.keys",
     "admin.keys",
 ];
+
+/// The `IM__` variables, each value kept as its exact text. config's `try_parsing` read
+/// every value that looks like a number as one first, so an all-digit secret became a
+/// float and `0123` lost its zero. Numeric and boolean keys still parse from the text
+/// when the settings are deserialized; the list keys are split on commas here.
+#[derive(Clone, Debug)]
+struct EnvLayer(config::Environment);
+
+impl config::Source for EnvLayer {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        let mut map = self.0.collect()?;
+        let origin = "the environment".to_owned();
+        for key in LIST_KEYS {
+            if let Some(value) = map.get_mut(*key) {
+                if let config::ValueKind::String(text) = &value.kind {
+                    let items = text
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(|item| config::Value::new(Some(&origin), item))
+                        .collect();
+                    value.kind = config::ValueKind::Array(items);
+                }
+            }
+        }
+        Ok(map)
+    }
+}
 
 impl Settings {
     /// Loads the layers from the process environment and the working directory.
@@ -460,15 +510,11 @@ impl Settings {
     pub fn load_from(config_dir: Option<&Path>, with_env: bool) -> Result<Self, ConfigError> {
         let base = config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml);
         let env = || {
-            let mut e = config::Environment::with_prefix("IM")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .list_separator(",");
-            for k in LIST_KEYS {
-                e = e.with_list_parse_key(k);
-            }
-            e
+            EnvLayer(
+                config::Environment::with_prefix("IM")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
         };
         // The profile decides which file to add, so read it from the lower layers first.
         let mut probe = config::Config::builder().add_source(base.clone());
@@ -522,6 +568,18 @@ impl Settings {
         }
         if self.sms.max_attempts == 0 {
             return bad("sms.max_attempts must be at least 1");
+        }
+        if !(1..=128).contains(&self.limits.ipv6_prefix_len) {
+            return bad("limits.ipv6_prefix_len must be from 1 to 128");
+        }
+        if self.limits.avatar_window_secs == 0 {
+            return bad("limits.avatar_window_secs must be at least 1");
+        }
+        if self.storage.decode_concurrency == 0 {
+            return bad("storage.decode_concurrency must be at least 1");
+        }
+        if self.server.body_timeout_ms == 0 {
+            return bad("server.body_timeout_ms must be at least 1");
         }
         if self.storage.backend != "local" {
             return bad("storage.backend: only \"local\" is available");

@@ -104,8 +104,13 @@ pub enum ApiError {
     PayloadTooLarge(TooLarge),
     #[error("unsupported media type: {0:?}")]
     UnsupportedMediaType(Unsupported),
+    #[error("request body too slow")]
+    RequestTimeout,
     #[error("too many requests, retry after {retry_after_secs}s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Too much work of one kind at once (avatar decodes): try again shortly.
+    #[error("busy, retry after {retry_after_secs}s")]
+    Busy { retry_after_secs: u64 },
     /// With the cause, when there is one to log.
     #[error("{0:?} unavailable")]
     Unavailable(Dependency, Option<Cause>),
@@ -147,11 +152,12 @@ impl ApiError {
             ApiError::Blocked | ApiError::Banned => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
+            ApiError::RequestTimeout => 408,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Internal(_) => 500,
-            ApiError::Unavailable(..) => 503,
+            ApiError::Unavailable(..) | ApiError::Busy { .. } => 503,
         }
     }
 
@@ -159,9 +165,10 @@ impl ApiError {
     /// produces is 200 and clients branch on `code`.
     pub fn http_status(&self) -> u16 {
         match self {
-            ApiError::NotFound | ApiError::MethodNotAllowed | ApiError::PayloadTooLarge(_) => {
-                self.code()
-            }
+            ApiError::NotFound
+            | ApiError::MethodNotAllowed
+            | ApiError::RequestTimeout
+            | ApiError::PayloadTooLarge(_) => self.code(),
             _ => 200,
         }
     }
@@ -226,7 +233,15 @@ impl ApiError {
             ApiError::UnsupportedMediaType(Unsupported::ContentType) => {
                 ("不支持的请求类型".into(), "unsupported content type".into())
             }
+            ApiError::RequestTimeout => (
+                "请求超时：请求体未在限定时间内发送完".into(),
+                "request timeout: the body did not arrive in time".into(),
+            ),
             ApiError::TooManyRequests { .. } => ("操作过于频繁".into(), "too many requests".into()),
+            ApiError::Busy { .. } => (
+                "服务繁忙，请稍后再试".into(),
+                "the server is busy, try again shortly".into(),
+            ),
             ApiError::Internal(_) => ("服务器错误".into(), "server error".into()),
             ApiError::Unavailable(Dependency::Database, _) => (
                 "服务暂不可用".into(),
@@ -386,6 +401,14 @@ mod tests {
             ),
             (ApiError::internal("test", "cause"), 500, 200),
             (ApiError::Unavailable(Dependency::Database, None), 503, 200),
+            (ApiError::RequestTimeout, 408, 408),
+            (
+                ApiError::Busy {
+                    retry_after_secs: 1,
+                },
+                503,
+                200,
+            ),
         ];
         for (e, code, status) in cases {
             assert_eq!(e.code(), code, "{e:?}");

@@ -96,6 +96,14 @@ pub fn sms_refused(reason: &'static str) {
     metrics::counter!("im_sms_refused_total", "reason" => reason).increment(1);
 }
 
+/// A foreign country's daily SMS budget refused a send (labelled by country: at most a
+/// few hundred values).
+pub fn sms_country_budget_exhausted(nation_code: &str) {
+    sms_refused("country_budget");
+    metrics::counter!("im_sms_country_budget_exhausted_total", "nation_code" => nation_code.to_owned())
+        .increment(1);
+}
+
 pub fn mailbox_depth(actor: &'static str, depth: usize) {
     metrics::gauge!("im_actor_mailbox_depth", "actor" => actor).set(depth as f64);
 }

@@ -110,9 +110,15 @@ fn migration_cli_status_up_and_down() {
     // `down` rolls back the latest migration only.
     assert!(text.contains("applied  m20261128_000001_initial"), "{text}");
     assert!(
-        text.contains("pending  m20261128_120000_relay_rows"),
+        text.contains("applied  m20261128_120000_relay_rows"),
         "{text}"
     );
+    assert!(
+        text.contains("pending  m20261201_000002_accounts"),
+        "{text}"
+    );
+    // And `up` applies it again (its `down` left a schema it can run on).
+    assert!(run(im(dir.path()).args(["migrate", "up"])).status.success());
 }
 
 struct Server {

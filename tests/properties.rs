@@ -410,10 +410,18 @@ proptest! {
     }
 
     #[test]
-    fn nicknames_are_1_to_20_chars_without_controls(s in "\\PC{0,30}|[\\x00-\\x1f a]{0,5}") {
-        let t = s.trim();
+    fn nicknames_are_1_to_20_nfc_chars_without_controls_or_format_characters(
+        s in "\\PC{0,30}|[\\x00-\\x1f a]{0,5}|[ ae\\x{301}\\x{200b}\\x{200d}\\x{202e}\\x{2028}\\x{3000}\\x{feff}]{0,8}"
+    ) {
+        use unicode_normalization::UnicodeNormalization;
+        use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+        let nfc: String = s.nfc().collect();
+        let t = nfc.trim();
         let n = t.chars().count();
-        let want = (1..=20).contains(&n) && !t.chars().any(char::is_control);
+        let invisible = |c: char| {
+            matches!(c.general_category(), G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator)
+        };
+        let want = (1..=20).contains(&n) && !t.chars().any(invisible);
         match Nickname::parse(&s) {
             Some(nick) => {
                 prop_assert!(want);

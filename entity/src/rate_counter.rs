@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A fixed-window counter shared by every process (SMS limits, code checks).
+/// One time slot of a sliding-window limit, shared by every process (SMS limits, code
+/// checks); `window_start` is the slot's start, 0 the limit's lock row (`store::rate`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rate_counters")]
 pub struct Model {

@@ -1,6 +1,7 @@
 //! Pure domain types: parsed at the edge, so an invalid value cannot exist past it.
 
 pub mod check_code;
+pub mod client;
 pub mod device;
 pub mod event;
 pub mod jwt;

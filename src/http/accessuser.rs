@@ -17,11 +17,11 @@ use crate::domain::device::{valid_device_id, Device};
 use crate::domain::jwt::valid_act;
 use crate::domain::nickname::Nickname;
 use crate::error::{ApiError, ApiResult, Invalid};
-use crate::media::process_avatar;
 use crate::services::profile::{Contact, ProfileData};
 use crate::services::relation::ContactPage;
 use crate::services::session::account::SessionItem;
 use crate::services::session::{SignIn, SignInData};
+use crate::store::rate;
 
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct SignInInput {
@@ -157,14 +157,8 @@ pub async fn update_user_info(
     };
     let avatar = match p.file("avatar") {
         Some(upload) => {
-            let bytes = upload.bytes.clone();
-            let limits = state.avatar_limits;
-            // Decoding is CPU work: off the HTTP worker.
-            Some(
-                web::block(move || process_avatar(&bytes, limits))
-                    .await
-                    .map_err(|e| ApiError::internal("avatar worker", e))??,
-            )
+            rate::take_or_refuse(&state.db, &[state.avatars.upload_budget(user.user_id)]).await?;
+            Some(state.avatars.process(upload.bytes.clone()).await?)
         }
         None => None,
     };

@@ -3,7 +3,7 @@
 
 use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
@@ -115,9 +115,15 @@ impl ResponseError for ApiError {
         let ctx = current();
         self.log_cause(&ctx.request_id);
         let mut res = render(self.status_code(), self.code(), &self.message(ctx.lang), ());
-        if let ApiError::TooManyRequests { retry_after_secs } = self {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        match self {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Busy { retry_after_secs } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            // The rest of a trickled body may still be coming: don't read it.
+            ApiError::RequestTimeout => res.head_mut().set_connection_type(ConnectionType::Close),
+            _ => {}
         }
         res
     }

@@ -25,7 +25,7 @@ use crate::config::Settings;
 use crate::domain::jwt::JwtIssuer;
 use crate::domain::phone::{PhoneError, PhoneNumber, TestNumbers};
 use crate::error::{ApiError, ApiResult, Invalid};
-use crate::media::AvatarLimits;
+use crate::media::Avatars;
 use crate::services::Services;
 use crate::store::Db;
 
@@ -36,7 +36,8 @@ pub struct AppState {
     pub services: Services,
     pub gauges: Gauges,
     pub test_numbers: TestNumbers,
-    pub avatar_limits: AvatarLimits,
+    /// Avatar decoding under its bound, and the per-user upload budget.
+    pub avatars: Avatars,
     pub broker: Arc<crate::broker::BrokerStatus>,
     /// Signs the IM tokens; here for the JWKS route.
     pub jwt: JwtIssuer,

@@ -468,7 +468,16 @@ impl Params {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        params.overlay(read_body_params(req.headers(), declared_len, payload, &cfg).await?);
+        // The codec bounds only the head's time: a body trickled a byte at a time would
+        // hold the connection and this request for as long as the client likes.
+        let body_timeout = req
+            .app_data::<actix_web::web::Data<super::AppState>>()
+            .map_or(10_000, |s| s.settings.server.body_timeout_ms);
+        let body = read_body_params(req.headers(), declared_len, payload, &cfg);
+        let body = tokio::time::timeout(std::time::Duration::from_millis(body_timeout), body)
+            .await
+            .map_err(|_| ApiError::RequestTimeout)??;
+        params.overlay(body);
         Ok(params)
     }
 }

@@ -4,10 +4,15 @@
 pub mod storage;
 
 use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
 
+use actix_web::web::Bytes;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
-use crate::error::{ApiError, TooLarge, Unsupported};
+use crate::config::{LimitSettings, StorageSettings};
+use crate::error::{ApiError, ApiResult, TooLarge, Unsupported};
+use crate::store::rate::Limit;
 
 #[derive(Clone, Copy, Debug)]
 pub struct AvatarLimits {
@@ -17,6 +22,61 @@ pub struct AvatarLimits {
     pub max_decode_bytes: u64,
     /// Output fits this square.
     pub size: u32,
+}
+
+/// Avatar uploads as the server takes them: a budget per user, and a bound on the
+/// decodes running at once (each may take a core and `max_decode_bytes` of memory, so
+/// a flood of uploads must queue rather than take the machine).
+pub struct Avatars {
+    limits: AvatarLimits,
+    decodes: Arc<tokio::sync::Semaphore>,
+    decode_wait: Duration,
+    uploads: u32,
+    upload_window_secs: i64,
+}
+
+impl Avatars {
+    pub fn new(storage: &StorageSettings, limits: &LimitSettings) -> Self {
+        Avatars {
+            limits: AvatarLimits {
+                max_side: storage.max_avatar_side,
+                max_decode_bytes: storage.max_decode_bytes,
+                size: storage.avatar_size,
+            },
+            decodes: Arc::new(tokio::sync::Semaphore::new(storage.decode_concurrency)),
+            decode_wait: Duration::from_millis(storage.decode_wait_ms),
+            uploads: limits.avatar_uploads,
+            upload_window_secs: i64::try_from(limits.avatar_window_secs).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The limit one upload of `user_id` takes from (`store::rate`).
+    pub fn upload_budget(&self, user_id: i64) -> Limit {
+        Limit::new(
+            format!("avatar:user:{user_id}"),
+            self.upload_window_secs,
+            self.uploads,
+        )
+    }
+
+    /// `process_avatar` on a blocking thread once a decode slot is free; 503 with
+    /// Retry-After when none frees up within the wait.
+    pub async fn process(&self, bytes: Bytes) -> ApiResult<ProcessedAvatar> {
+        let turn = tokio::time::timeout(self.decode_wait, self.decodes.clone().acquire_owned());
+        let Ok(Ok(permit)) = turn.await else {
+            return Err(ApiError::Busy {
+                retry_after_secs: 1,
+            });
+        };
+        let limits = self.limits;
+        actix_web::web::block(move || {
+            // Held until the decode ends, even if the client has gone meanwhile.
+            let _permit = permit;
+            process_avatar(&bytes, limits)
+        })
+        .await
+        .map_err(|e| ApiError::internal("avatar worker failed", e))?
+    }
 }
 
 #[derive(Clone, Debug)]

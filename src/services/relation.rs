@@ -12,6 +12,7 @@ use super::profile::{Contact, ProfileService};
 use super::Deps;
 use crate::cache::NearCache;
 use crate::config::Settings;
+use crate::domain::client::ip_bucket;
 use crate::domain::event::Event;
 use crate::domain::nickname::Nickname;
 use crate::domain::now_ms;
@@ -299,24 +300,24 @@ impl RelationService {
             .collect())
     }
 
-    /// Lookups reveal who is registered: each caller has an hourly budget of them.
-    async fn take_lookup_budget(&self, caller: i64, _ip: IpAddr) -> ApiResult<()> {
-        let now = now_ms();
-        let budget = [Limit::new(
-            format!("lookup:user:{caller}"),
-            3_600,
-            self.settings.limits.lookups_per_hour,
-        )];
-        let r = self
-            .db
-            .write(|txn| {
-                let budget = budget.clone();
-                Box::pin(async move { Ok(rate::take(txn, &budget, now).await?.map(drop)) })
-            })
-            .await?;
-        r.map_err(|ex| ApiError::TooManyRequests {
-            retry_after_secs: ex.retry_after_secs,
-        })
+    /// Lookups reveal who is registered: each caller, and each client address (an
+    /// IPv6 client by its network), has an hourly budget of them, so many accounts from
+    /// one place don't multiply it.
+    async fn take_lookup_budget(&self, caller: i64, ip: IpAddr) -> ApiResult<()> {
+        let limits = &self.settings.limits;
+        let budget = [
+            Limit::new(
+                format!("lookup:user:{caller}"),
+                3_600,
+                limits.lookups_per_hour,
+            ),
+            Limit::new(
+                format!("lookup:ip:{}", ip_bucket(ip, limits.ipv6_prefix_len)),
+                3_600,
+                limits.lookups_per_address_hourly,
+            ),
+        ];
+        rate::take_or_refuse(&self.db, &budget).await.map(drop)
     }
 
     /// searchbyuniquename: the users of `ids` in the order asked, one page.

@@ -6,12 +6,16 @@ use std::sync::Arc;
 use super::Deps;
 use crate::config::SmsSettings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
+use crate::domain::client::ip_bucket;
 use crate::domain::now_ms;
 use crate::domain::phone::{PhoneNumber, TestNumbers};
 use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
 use crate::sms::{SmsMessage, SmsProvider};
 use crate::store::rate::{self, Limit};
 use crate::store::{sms as codes, Db, TxError};
+
+/// The bucket prefix of the per-country budgets.
+const COUNTRY_BUDGET: &str = "sms:country:";
 
 pub struct SmsService {
     db: Db,
@@ -23,11 +27,14 @@ pub struct SmsService {
     hasher: CodeHasher,
     provider: Arc<dyn SmsProvider>,
     test_numbers: TestNumbers,
+    /// `limits.ipv6_prefix_len`: how the per-IP limit keys IPv6 clients.
+    ipv6_prefix_len: u8,
 }
 
 impl SmsService {
     pub fn new(d: Deps) -> Self {
         let settings = d.settings.sms.clone();
+        let ipv6_prefix_len = d.settings.limits.ipv6_prefix_len;
         SmsService {
             recent: moka::future::Cache::builder()
                 .max_capacity(100_000)
@@ -40,19 +47,35 @@ impl SmsService {
             hasher: d.codes,
             provider: d.sms_provider,
             test_numbers: d.test_numbers,
+            ipv6_prefix_len,
         }
     }
 
     fn limits(&self, phone: &PhoneNumber, ip: IpAddr) -> Vec<Limit> {
-        vec![
+        let mut limits = vec![
             Limit::new(
                 format!("sms:number:{}:{}", phone.nation_code(), phone.national()),
                 86_400,
                 self.settings.per_number_daily,
             ),
-            Limit::new(format!("sms:ip:{ip}"), 3_600, self.settings.per_ip_hourly),
+            Limit::new(
+                format!("sms:ip:{}", ip_bucket(ip, self.ipv6_prefix_len)),
+                3_600,
+                self.settings.per_ip_hourly,
+            ),
             Limit::sharded("sms:global", 86_400, self.settings.global_daily_budget, 16),
-        ]
+        ];
+        // Toll fraud pumps codes to foreign numbers: each country outside the home list
+        // has a daily budget of its own.
+        let cc = phone.nation_code();
+        if !self.settings.home_nation_codes.iter().any(|h| h == cc) {
+            limits.push(Limit::new(
+                format!("{COUNTRY_BUDGET}{cc}"),
+                86_400,
+                self.settings.foreign_country_daily,
+            ));
+        }
+        limits
     }
 
     /// sms/send: a fresh code to `phone`, unless a limit says no.
@@ -60,6 +83,16 @@ impl SmsService {
         let allowed = &self.settings.allowed_nation_codes;
         if !allowed.is_empty() && !allowed.iter().any(|c| c == phone.nation_code()) {
             crate::metrics::sms_refused("country");
+            return Err(ApiError::Invalid(Invalid::NationNotAllowed));
+        }
+        // Satellite and international networks: the classic targets of SMS pumping.
+        if self
+            .settings
+            .denied_nation_codes
+            .iter()
+            .any(|c| c == phone.nation_code())
+        {
+            crate::metrics::sms_refused("denied_range");
             return Err(ApiError::Invalid(Invalid::NationNotAllowed));
         }
         if self.test_numbers.code(&phone).is_some() {
@@ -109,6 +142,13 @@ impl SmsService {
                                 "SMS global daily budget exhausted: no more codes are sent today"
                             );
                                 crate::metrics::sms_refused("global_budget");
+                            } else if let Some(cc) = ex.bucket.strip_prefix(COUNTRY_BUDGET) {
+                                tracing::warn!(
+                                    alert = "sms_country_budget_exhausted",
+                                    nation_code = cc,
+                                    "SMS daily budget of a foreign country exhausted: possible SMS pumping"
+                                );
+                                crate::metrics::sms_country_budget_exhausted(cc);
                             } else {
                                 crate::metrics::sms_refused("limit");
                             }

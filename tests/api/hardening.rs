@@ -179,3 +179,204 @@ async fn a_flood_of_unknown_tokens_does_not_push_live_sessions_out() {
     );
     assert_eq!(hits_after - hits, (tokens.len() * 3) as f64);
 }
+
+/// Lookups and contact matching are limited per client address too (an IPv6 client by
+/// its /64): accounts spread over one network share one budget.
+#[actix_web::test]
+async fn lookups_from_one_network_share_one_budget_whoever_makes_them() {
+    let Some(app) = crate::common::spawn_app_with(|s| {
+        s.limits.lookups_per_address_hourly = 3;
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    let users = [
+        app.new_user().await,
+        app.new_user().await,
+        app.new_user().await,
+    ];
+    let lookup = |who: usize, from: String| {
+        let (app, token, other) = (&app, users[who].token.clone(), users[(who + 1) % 3].user_id);
+        async move {
+            let v: Value = app
+                .client
+                .get(app.url(&format!(
+                    "/accessuser/searchbyuniquename?unique_names[]={other}"
+                )))
+                .header("token", token)
+                .header("x-forwarded-for", from)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["code"].as_u64().unwrap()
+        }
+    };
+    let contacts = |who: usize, from: String| {
+        let (app, token) = (&app, users[who].token.clone());
+        async move {
+            let v: Value = app
+                .client
+                .post(app.url("/relation/contactlist"))
+                .header("token", token)
+                .header("x-forwarded-for", from)
+                .json(&serde_json::json!({"phones": ["16533333333"]}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["code"].as_u64().unwrap()
+        }
+    };
+    let v6 = |net: &str, host: u32| format!("2001:db8:{net}::{host:x}");
+    // Three users from three addresses of one /64: three lookups in all.
+    assert_eq!(lookup(0, v6("5:5", 1)).await, 0);
+    assert_eq!(lookup(1, v6("5:5", 2)).await, 0);
+    assert_eq!(contacts(2, v6("5:5", 3)).await, 0);
+    for (who, host) in [(0, 4), (1, 5), (2, 6)] {
+        assert_eq!(lookup(who, v6("5:5", host)).await, 429, "user {who}");
+        assert_eq!(contacts(who, v6("5:5", host)).await, 429, "user {who}");
+    }
+    // Another network, and an IPv4 address, have their own.
+    assert_eq!(lookup(0, v6("5:6", 1)).await, 0);
+    assert_eq!(contacts(1, "198.51.100.9".into()).await, 0);
+}
+
+async fn review_sign_in(app: &crate::common::TestApp, code: &str, from: &str) -> Value {
+    app.client
+        .post(app.url("/accessuser/signinbysms"))
+        .header("x-forwarded-for", from)
+        .form(&[
+            ("nation_code", "86"),
+            ("phone", "10000000000"),
+            ("check_code", code),
+            ("device", "web"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A review number's fixed code burns like any code: five wrong tries and even the right
+/// code gets 429 until the code's lifetime has passed; and wrong tries are capped per
+/// day whatever address they come from.
+#[actix_web::test]
+async fn wrong_codes_for_a_test_number_count_like_any_codes() {
+    let Some(app) = crate::common::spawn_app_with(|s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.sms.code_ttl_secs = 2;
+        s.sms.test_number_daily_wrong_tries = 7;
+        s.sms.test_numbers = vec![im_access::config::TestNumber {
+            nation_code: "86".into(),
+            phone: "10000000000".into(),
+            code: "246810".into(),
+        }];
+    })
+    .await
+    else {
+        return;
+    };
+    // Each try from its own address: the per-address budget is not what stops them.
+    let from = |i: u32| format!("198.51.100.{i}");
+    for i in 0..5 {
+        let v = review_sign_in(&app, "111111", &from(i)).await;
+        crate::common::assert_envelope(&v, 1);
+    }
+    let v = review_sign_in(&app, "246810", &from(9)).await;
+    crate::common::assert_envelope(&v, 429);
+    // The window (the code's lifetime) passes; the right code works again.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let v = review_sign_in(&app, "246810", &from(10)).await;
+    crate::common::assert_envelope(&v, 0);
+    // Two more wrong tries reach the daily cap of seven: then nothing gets in today.
+    for i in 11..13 {
+        crate::common::assert_envelope(&review_sign_in(&app, "111111", &from(i)).await, 1);
+    }
+    let res = app
+        .client
+        .post(app.url("/accessuser/signinbysms"))
+        .header("x-forwarded-for", from(20))
+        .form(&[
+            ("nation_code", "86"),
+            ("phone", "10000000000"),
+            ("check_code", "246810"),
+            ("device", "web"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        retry > 3_600,
+        "the day's cap, not the code's window: {retry} s"
+    );
+    crate::common::assert_envelope(&res.json::<Value>().await.unwrap(), 429);
+}
+
+async fn send(app: &crate::common::TestApp, cc: &str, phone: &str) -> Value {
+    app.post_form("/sms/send", &[("nation_code", cc), ("phone", phone)], None)
+        .await
+}
+
+/// SMS pumping: satellite and international-network numbers get no codes by default,
+/// and each foreign country has a daily budget, which says so in the metrics when it
+/// trips.
+#[actix_web::test]
+async fn satellite_numbers_get_no_codes_and_foreign_countries_have_a_budget() {
+    let Some(app) = crate::common::spawn_app_with(|s| {
+        s.sms.foreign_country_daily = 2;
+        s.sms.per_ip_hourly = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    for (cc, phone) in [("881", "612345678"), ("870", "773111632")] {
+        let v = send(&app, cc, phone).await;
+        crate::common::assert_envelope(&v, 1);
+        assert_eq!(v["message"], "暂不支持该国家或地区的号码", "+{cc} {phone}");
+        assert!(app.codes_sent(phone).is_empty());
+    }
+    // The United Kingdom is not home: two sends a day, to any of its numbers.
+    let before = metric_sum(
+        &app.metrics().await,
+        "im_sms_country_budget_exhausted_total",
+        &["nation_code=\"44\""],
+    );
+    for phone in ["7400123451", "7400123452"] {
+        crate::common::assert_envelope(&send(&app, "44", phone).await, 0);
+    }
+    let v = send(&app, "44", "7400123453").await;
+    crate::common::assert_envelope(&v, 429);
+    assert!(app.codes_sent("7400123453").is_empty());
+    let after = metric_sum(
+        &app.metrics().await,
+        "im_sms_country_budget_exhausted_total",
+        &["nation_code=\"44\""],
+    );
+    assert_eq!(after - before, 1.0);
+    // Home numbers are not counted against it.
+    for _ in 0..3 {
+        crate::common::assert_envelope(&send(&app, "86", &new_phone()).await, 0);
+    }
+    // The deny list is configuration: emptied, a satellite number gets its code.
+    let Some(open) = crate::common::spawn_app_with(|s| s.sms.denied_nation_codes = vec![]).await
+    else {
+        return;
+    };
+    crate::common::assert_envelope(&send(&open, "881", "612345678").await, 0);
+    assert_eq!(open.codes_sent("612345678").len(), 1);
+}

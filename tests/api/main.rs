@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod auth;
+mod config;
 mod contract;
 mod hardening;
 mod pools;

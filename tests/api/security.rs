@@ -458,3 +458,398 @@ async fn json_is_recognised_with_parameters_and_suffixes() {
         assert_eq!(v["message"], "无效的号码", "{ct}");
     }
 }
+
+async fn sign_in_from(app: &TestApp, phone: &str, code: &str, forwarded_for: &str) -> Value {
+    app.client
+        .post(app.url("/accessuser/signinbysms"))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[
+            ("nation_code", "86"),
+            ("phone", phone),
+            ("check_code", code),
+            ("device", "web"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn ipv6_clients_share_the_per_ip_limits_of_their_64() {
+    let Some(app) = spawn_app_with(|s| {
+        s.sms.per_ip_hourly = 2;
+        s.sms.verify_per_ip_hourly = 2;
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    // Sends: the /64's budget is spent from ::1, and ::2 … ::8 do not bring new ones.
+    let v6 = |net: &str, host: u32| format!("2001:db8:{net}::{host:x}");
+    assert_envelope(&send_from(&app, &new_phone(), &v6("7:7", 1)).await, 0);
+    assert_envelope(&send_from(&app, &new_phone(), &v6("7:7", 1)).await, 0);
+    for host in 1..=8 {
+        let v = send_from(&app, &new_phone(), &v6("7:7", host)).await;
+        assert_envelope(&v, 429);
+    }
+    // Another /64 has its own.
+    assert_envelope(&send_from(&app, &new_phone(), &v6("7:8", 1)).await, 0);
+
+    // Code checks, the same way.
+    let phone = new_phone();
+    assert_envelope(&send_from(&app, &phone, "198.51.100.7").await, 0);
+    for _ in 0..2 {
+        let v = sign_in_from(&app, &phone, "000000", &v6("9:9", 1)).await;
+        assert_envelope(&v, 1);
+    }
+    for host in 2..=8 {
+        let v = sign_in_from(&app, &phone, "000000", &v6("9:9", host)).await;
+        assert_envelope(&v, 429);
+    }
+    let v = sign_in_from(&app, &phone, "000000", &v6("9:a", 1)).await;
+    assert_envelope(&v, 1);
+}
+
+#[actix_web::test]
+async fn invisible_nicknames_are_refused_and_every_spelling_is_one_name() {
+    let Some(app) = spawn_app().await else { return };
+    let me = app.new_user().await;
+    for bad in [
+        "\u{202e}navI",     // right-to-left override: shows as "Ivan"
+        "Iv\u{200b}an",     // zero-width space
+        "Iv\u{200c}an",     // zero-width non-joiner
+        "Iv\u{200d}an",     // zero-width joiner
+        "Iv\u{2060}an",     // word joiner
+        "\u{feff}Ivan",     // byte order mark
+        "\u{200b}",         // nothing visible at all
+        "\u{3000}\u{3000}", // ideographic spaces only
+    ] {
+        let v = app
+            .post_form(
+                "/accessuser/updateuserinfo",
+                &[("nickname", bad)],
+                Some(&me.token),
+            )
+            .await;
+        assert_envelope(&v, 1);
+        assert_eq!(
+            v["message"], "修改失败：昵称须为1到20个字符且不含控制字符",
+            "{bad:?}"
+        );
+    }
+    // "Zoé" typed with a combining accent is stored as the one-character é.
+    let v = app
+        .post_form(
+            "/accessuser/updateuserinfo",
+            &[("nickname", "Zoe\u{301}")],
+            Some(&me.token),
+        )
+        .await;
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"]["nickname"], "Zo\u{e9}");
+    let (_, event) = app.outbox().await.pop().unwrap();
+    assert_eq!(event["nickname"], "Zo\u{e9}");
+    // Either spelling finds it.
+    let other = app.new_user().await;
+    for spelling in ["Zo%C3%A9", "Zoe%CC%81"] {
+        let v = app
+            .get(
+                &format!("/accessuser/searchbynickname?nickname={spelling}"),
+                Some(&other.token),
+            )
+            .await;
+        assert_envelope(&v, 0);
+        assert_eq!(v["data"]["user_id"], me.user_id, "{spelling}");
+    }
+}
+
+#[actix_web::test]
+async fn a_trickled_body_is_cut_off_with_408_and_the_envelope() {
+    let Some(app) = spawn_app_with(|s| s.server.body_timeout_ms = 1000).await else {
+        return;
+    };
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let text = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(
+            b"POST /sms/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nnation_code=86&phone=",
+        )
+        .unwrap();
+        // A digit every 100 ms: the whole body would take more than 90 s.
+        let mut w = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..1000 {
+                std::thread::sleep(Duration::from_millis(100));
+                if w.write_all(b"1").is_err() {
+                    return;
+                }
+            }
+        });
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut buf = Vec::new();
+        let closed = s.read_to_end(&mut buf).is_ok();
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        assert!(closed, "still open after 15 s; read so far: {text:?}");
+        text
+    })
+    .await
+    .unwrap();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_envelope(&v, 408);
+}
+
+/// A PNG of `side`×`side` pixels of one colour: small to send, a lot of pixels to decode
+/// and scale.
+fn flat_png(side: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(side, side, image::Rgb([200, 100, 50]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// Uploads `png` as the avatar: (code, Retry-After, envelope).
+async fn upload_avatar(app: &TestApp, token: &str, png: &[u8]) -> (u64, Option<u64>, Value) {
+    let form = reqwest::multipart::Form::new().part(
+        "avatar",
+        reqwest::multipart::Part::bytes(png.to_vec()).file_name("a.png"),
+    );
+    let res = app
+        .client
+        .post(app.url("/accessuser/updateuserinfo"))
+        .header("token", token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let v: Value = res.json().await.unwrap();
+    (v["code"].as_u64().unwrap(), retry_after, v)
+}
+
+#[actix_web::test]
+async fn avatar_decodes_past_the_bound_are_answered_503_with_retry_after() {
+    let Some(app) = spawn_app_with(|s| {
+        s.storage.decode_concurrency = 1;
+        s.storage.decode_wait_ms = 0;
+        s.limits.avatar_uploads = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    let me = app.new_user().await;
+    // 16 million pixels to decode and scale, in a few kilobytes.
+    let png = flat_png(4096);
+    let answers =
+        futures_util::future::join_all((0..6).map(|_| upload_avatar(&app, &me.token, &png))).await;
+    for (code, retry_after, v) in &answers {
+        match code {
+            0 => {}
+            503 => {
+                assert_envelope(v, 503);
+                assert_eq!(*retry_after, Some(1), "{v}");
+            }
+            _ => panic!("{v}"),
+        }
+    }
+    let busy = answers.iter().filter(|(c, _, _)| *c == 503).count();
+    assert!(
+        busy >= 1 && busy < answers.len(),
+        "six decodes at once with room for one: {:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    // Once the decodes are done there is room again.
+    let (code, _, v) = upload_avatar(&app, &me.token, &png).await;
+    assert_eq!(code, 0, "{v}");
+}
+
+#[actix_web::test]
+async fn avatar_uploads_are_limited_per_user_and_nickname_changes_are_not() {
+    let Some(app) = spawn_app_with(|s| s.limits.avatar_uploads = 2).await else {
+        return;
+    };
+    let me = app.new_user().await;
+    let png = flat_png(16);
+    for _ in 0..2 {
+        let (code, _, v) = upload_avatar(&app, &me.token, &png).await;
+        assert_eq!(code, 0, "{v}");
+    }
+    let (code, retry_after, v) = upload_avatar(&app, &me.token, &png).await;
+    assert_envelope(&v, 429);
+    // A take counts for the hour and at most one slot (1/30 of it) more.
+    assert!(retry_after.is_some_and(|s| (1..=3720).contains(&s)), "{v}");
+    assert_eq!(code, 429);
+    // Changing only the nickname takes nothing from the budget.
+    for name in ["one", "two", "three"] {
+        let v = app
+            .post_form(
+                "/accessuser/updateuserinfo",
+                &[("nickname", name)],
+                Some(&me.token),
+            )
+            .await;
+        assert_envelope(&v, 0);
+    }
+    // Another user has a budget of their own.
+    let other = app.new_user().await;
+    let (code, _, v) = upload_avatar(&app, &other.token, &png).await;
+    assert_eq!(code, 0, "{v}");
+}
+
+/// Sleeps until `phase_ms` into the current `window_ms`, counted from the epoch as fixed
+/// windows are.
+async fn sleep_until_phase(window_ms: u64, phase_ms: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let wait = (phase_ms + window_ms - now % window_ms) % window_ms;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+#[actix_web::test]
+async fn a_burst_across_a_window_edge_admits_no_more_than_the_limit() {
+    const WINDOW_MS: u64 = 3000;
+    let Some(app) = spawn_app_with(|s| {
+        s.limits.avatar_uploads = 3;
+        s.limits.avatar_window_secs = WINDOW_MS / 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    let me = app.new_user().await;
+    let png = flat_png(16);
+    // Three at the end of one (epoch-aligned) window, three just after its edge.
+    sleep_until_phase(WINDOW_MS, 2200).await;
+    let started = std::time::Instant::now();
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(upload_avatar(&app, &me.token, &png).await);
+    }
+    sleep_until_phase(WINDOW_MS, 100).await;
+    for _ in 0..3 {
+        answers.push(upload_avatar(&app, &me.token, &png).await);
+    }
+    let span = started.elapsed();
+    let codes: Vec<u64> = answers.iter().map(|a| a.0).collect();
+    // Only meaningful if the six fell within one window-long interval.
+    assert!(
+        span < Duration::from_millis(WINDOW_MS),
+        "the burst took {span:?}, longer than the window: too slow a machine for this test"
+    );
+    assert_eq!(codes, [0, 0, 0, 429, 429, 429]);
+    // Retry-After is the real wait: after it, there is room again.
+    let retry_after = answers[3].1.expect("Retry-After");
+    assert!((1..=3).contains(&retry_after), "{retry_after}");
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    let (code, _, v) = upload_avatar(&app, &me.token, &png).await;
+    assert_eq!(code, 0, "{v}");
+}
+
+#[actix_web::test]
+async fn concurrent_takes_of_one_limit_admit_exactly_the_limit() {
+    let Some(app) = spawn_app_with(|s| s.sms.per_ip_hourly = 3).await else {
+        return;
+    };
+    // Twelve numbers at once from one client: the first takes race to create the
+    // limit's rows, and still exactly three get through.
+    let phones: Vec<String> = (0..12).map(|_| new_phone()).collect();
+    let answers =
+        futures_util::future::join_all(phones.iter().map(|p| send_from(&app, p, "1.1.1.1"))).await;
+    let mut codes: Vec<u64> = answers
+        .iter()
+        .map(|v| v["code"].as_u64().unwrap())
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        [0, 0, 0, 429, 429, 429, 429, 429, 429, 429, 429, 429]
+    );
+}
+
+/// Writes `request` on a fresh connection and reads until the server closes it.
+async fn raw_exchange(app: &TestApp, request: Vec<u8>) -> String {
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _ = s.write_all(&request);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = Vec::new();
+        let mut tmp = [0u8; 4096];
+        // Up to the close, or a reset once the answer is in (unread request bytes).
+        while let Ok(n) = s.read(&mut tmp) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&tmp[..n]);
+        }
+        String::from_utf8_lossy(&buf).to_string()
+    })
+    .await
+    .unwrap()
+}
+
+/// docs/API.md ("Answers without the envelope"): the HTTP/1 codec answers a request
+/// whose head it cannot take before any of our code runs, with an empty body, and
+/// closes. Whatever gets past the head, a broken body included, gets the envelope.
+#[actix_web::test]
+async fn the_codecs_own_answers_are_the_documented_ones() {
+    // Over 500 ms: the codec reckons the head's deadline from a clock it updates every
+    // 500 ms, so a shorter timeout can expire as soon as a request starts.
+    let Some(app) = spawn_app_with(|s| s.server.client_request_timeout_ms = 1000).await else {
+        return;
+    };
+    let head = |lines: &str| format!("POST /sms/send HTTP/1.1\r\n{lines}\r\n").into_bytes();
+    let mut many_headers = String::from("Host: t\r\n");
+    for i in 0..100 {
+        many_headers.push_str(&format!("X-H{i}: 1\r\n"));
+    }
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("400", head("Host: t\r\nNo colon here\r\n")),
+        ("400", head("Content-Length: 0\r\n")), // HTTP/1.1 without Host
+        ("400", head("Host: t\r\nContent-Length: abc\r\n")),
+        ("400", head("Host: t\r\nTransfer-Encoding: gzip\r\n")),
+        (
+            "431",
+            head(&format!("Host: t\r\nX-Big: {}\r\n", "a".repeat(140_000))),
+        ),
+        ("431", head(&many_headers)),
+        // A head that never ends.
+        ("408", b"POST /sms/send HTTP/1.1\r\nHost: t\r\n".to_vec()),
+    ];
+    for (status, request) in cases {
+        let text = raw_exchange(&app, request).await;
+        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-length: 0"), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        assert_eq!(body, "");
+    }
+    // Broken chunked framing inside the body reaches the route: the envelope, code 1.
+    let text = raw_exchange(
+        &app,
+        b"POST /sms/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnatio\r\nZZ\r\n".to_vec(),
+    )
+    .await;
+    let (_, body) = text.split_once("\r\n\r\n").unwrap();
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{text}"));
+    assert_envelope(&v, 1);
+    assert_eq!(v["message"], "请求体格式错误");
+}

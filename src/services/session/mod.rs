@@ -16,6 +16,7 @@ use super::Deps;
 use crate::cache::NearCache;
 use crate::config::Settings;
 use crate::domain::check_code::{CheckCode, CodeHasher};
+use crate::domain::client::ip_bucket;
 use crate::domain::device::Device;
 use crate::domain::event::{Event, RevokeReason};
 use crate::domain::jwt::JwtIssuer;
@@ -232,18 +233,39 @@ impl SessionService {
     ) -> ApiResult<Verified> {
         let now = now_ms();
         let budget = [Limit::new(
-            format!("verify:ip:{ip}"),
+            format!(
+                "verify:ip:{}",
+                ip_bucket(ip, self.settings.limits.ipv6_prefix_len)
+            ),
             3_600,
             self.settings.sms.verify_per_ip_hourly,
         )];
         let fixed = self.test_numbers.code(phone).map(str::to_owned);
         let max = self.settings.sms.max_attempts as i32;
+        // A test number's fixed code never burns by itself: its wrong tries are counted
+        // like any code's (max_attempts per code lifetime, then 429 for the rest of it)
+        // and capped per day, so a reviewer's code can't be found by guessing.
+        let sms = &self.settings.sms;
+        let number = format!("{}:{}", phone.nation_code(), phone.national());
+        let test_tries = [
+            Limit::new(
+                format!("verify:test:{number}"),
+                sms.code_ttl_secs as i64,
+                sms.max_attempts,
+            ),
+            Limit::new(
+                format!("verify:test-day:{number}"),
+                86_400,
+                sms.test_number_daily_wrong_tries,
+            ),
+        ];
 
         /// What the transaction found; decided outside so that the counted try and
         /// the budget commit whatever the answer is.
         enum Check {
             OverBudget(u64),
-            Fixed(String),
+            FixedRight,
+            FixedWrong,
             NoLiveCode,
             Burned(i64),
             Tried(entity::sms_code::Model),
@@ -254,12 +276,26 @@ impl SessionService {
             .db
             .write(|txn| {
                 let (budget, phone, fixed) = (budget.clone(), phone.clone(), fixed.clone());
+                let (test_tries, code) = (test_tries.clone(), code.clone());
                 Box::pin(async move {
                     if let Err(ex) = rate::take(txn, &budget, now).await? {
                         return Ok(Check::OverBudget(ex.retry_after_secs));
                     }
-                    if let Some(code) = fixed {
-                        return Ok(Check::Fixed(code));
+                    if let Some(expected) = fixed {
+                        if let Some(ex) = rate::used_up(txn, &test_tries, now).await? {
+                            return Ok(Check::OverBudget(ex.retry_after_secs));
+                        }
+                        let right: bool = subtle::ConstantTimeEq::ct_eq(
+                            expected.as_bytes(),
+                            code.as_str().as_bytes(),
+                        )
+                        .into();
+                        if right {
+                            return Ok(Check::FixedRight);
+                        }
+                        // Counted whatever else happens: the take commits with the answer.
+                        let _ = rate::take(txn, &test_tries, now).await?;
+                        return Ok(Check::FixedWrong);
                     }
                     let Some(row) = codes::find_for_update(txn, &phone).await? else {
                         return Ok(Check::NoLiveCode);
@@ -281,16 +317,8 @@ impl SessionService {
             Check::OverBudget(retry_after_secs) => {
                 Err(ApiError::TooManyRequests { retry_after_secs })
             }
-            Check::Fixed(expected) => {
-                let ok: bool =
-                    subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), code.as_str().as_bytes())
-                        .into();
-                if ok {
-                    Ok(Verified { code_row: None })
-                } else {
-                    Err(ApiError::Invalid(Invalid::CheckCode))
-                }
-            }
+            Check::FixedRight => Ok(Verified { code_row: None }),
+            Check::FixedWrong => Err(ApiError::Invalid(Invalid::CheckCode)),
             Check::NoLiveCode => Err(ApiError::Invalid(Invalid::CheckCode)),
             // Burned until a new code is sent: retry once the send cooldown has passed.
             Check::Burned(sent_at) => Err(ApiError::TooManyRequests {
