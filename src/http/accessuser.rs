@@ -250,7 +250,7 @@ pub struct IdsInput {
     params(IdsInput),
     responses(
         (status = 200, body = Envelope<ContactPage>, description = "One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
-            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/list/0/user_id"}), description = "Follow or block a user found")))),
+            links(("search_by_nickname" = (operation_id = "search_by_nickname", parameters(("nickname" = "$response.body#/data/list/0/nickname")), description = "A user found, by nickname")))),
     ),
     security(("token" = []))
 )]
@@ -289,7 +289,7 @@ pub struct NicknameInput {
     params(NicknameInput),
     responses(
         (status = 200, body = Envelope<Contact>, description = "Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
-            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/user_id"}), description = "Follow or block the user found")))),
+            links(("search_by_unique_name" = (operation_id = "search_by_unique_name", parameters(("unique_names" = "$response.body#/data/user_id")), description = "The user found, by id")))),
     ),
     security(("token" = []))
 )]
@@ -335,7 +335,7 @@ pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Re
     tag = "account",
     summary = "The caller's sessions: one per device type, the current one marked",
     responses((status = 200, body = Envelope<Vec<SessionItem>>, description = "Codes: 0; 401",
-        links(("revoke_session" = (operation_id = "revoke_session", request_body = json!({"device": "$response.body#/data/0/device"}), description = "End one of the sessions listed"))))),
+        links(("revoke_session" = (operation_id = "revoke_session", description = "End a session by its device type"))))),
     security(("token" = []))
 )]
 pub async fn session_list(

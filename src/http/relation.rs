@@ -113,7 +113,7 @@ enum ListType {
     )),
     responses(
         (status = 200, body = Envelope<ContactPage>, description = "Codes: 0; 1 参数 type/page/size 无效; 401",
-            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/list/0/user_id"}), description = "Unfollow, block or unblock a user listed")))),
+            links(("search_by_unique_name" = (operation_id = "search_by_unique_name", parameters(("unique_names" = "$response.body#/data/list/0/user_id")), description = "A user listed, by id")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))
@@ -160,7 +160,7 @@ pub struct ContactsInput {
     )),
     responses(
         (status = 200, body = Envelope<Vec<PhoneContact>>, description = "The numbers with a user (who has not blocked the caller). Codes: 0; 1 缺少参数 phones / 参数 phones 数量过多; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
-            links(("operation" = (operation_id = "operation", request_body = json!({"to_user_id": "$response.body#/data/0/user_id"}), description = "Follow or block a contact found")))),
+            links(("search_by_unique_name" = (operation_id = "search_by_unique_name", parameters(("unique_names" = "$response.body#/data/0/user_id")), description = "A contact found, by id")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))
