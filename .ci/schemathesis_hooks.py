@@ -121,13 +121,18 @@ def plan(document):
             for path, item in doc["paths"].items()
             if bool(re.search(regex, path)) == include
         }
-        if not paths:
+        ops = [
+            op
+            for item in paths.values()
+            for method, op in item.items()
+            if method in {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+        ]
+        if not ops:
             continue
-        ids = {op.get("operationId") for item in paths.values() for op in item.values()}
+        ids = {op.get("operationId") for op in ops}
         linked = any(
             link.get("operationId") in ids
-            for item in paths.values()
-            for op in item.values()
+            for op in ops
             for response in op.get("responses", {}).values()
             for link in response.get("links", {}).values()
         )
