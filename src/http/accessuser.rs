@@ -35,12 +35,23 @@ pub struct SignInInput {
     #[schema(schema_with = int_or_digits)]
     check_code: String,
     /// `web`, `h5`, `android` or `ios`.
-    #[schema(example = "android")]
+    #[schema(value_type = DeviceType)]
     device: String,
     /// Required for android and ios: up to 128 printable characters.
     #[validate(custom(function = "device_id_shape"))]
     #[schema(example = "qbfkdvkjdckci", max_length = 128)]
     device_id: Option<String>,
+}
+
+/// A device type (in any letter case, surrounding spaces ignored).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire
+enum DeviceType {
+    Web,
+    H5,
+    Android,
+    Ios,
 }
 
 /// Up to 128 printable characters once trimmed.
@@ -127,7 +138,8 @@ pub struct ProfileUpload {
         (ProfileInput = "application/json"),
     )),
     responses(
-        (status = 200, body = Envelope<ProfileData>, description = "Codes: 0; 1 修改失败 (no nickname or avatar, a bad nickname); 401; 415 not an image; 429 avatar uploads per hour (Retry-After); 503 too many decodes at once (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429 or 503"))),
+        (status = 200, body = Envelope<ProfileData>, description = "Codes: 0; 1 修改失败 (no nickname or avatar, a bad nickname); 401; 415 not an image; 429 avatar uploads per hour (Retry-After); 503 too many decodes at once (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429 or 503")),
+            links(("search_by_nickname" = (operation_id = "search_by_nickname", parameters(("nickname" = "$response.body#/data/nickname")), description = "The new nickname finds its user")))),
         (status = 413, body = Envelope<Done>, description = "Body or file over the limit"),
     ),
     security(("token" = []))
@@ -237,7 +249,8 @@ pub struct IdsInput {
     summary = "Users by id, in the order asked; whoever blocked the caller is left out",
     params(IdsInput),
     responses(
-        (status = 200, body = Envelope<ContactPage>, description = "One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 200, body = Envelope<ContactPage>, description = "One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
+            links(("search_by_nickname" = (operation_id = "search_by_nickname", parameters(("nickname" = "$response.body#/data/list/0/nickname")), description = "A user found, by nickname")))),
     ),
     security(("token" = []))
 )]
@@ -275,7 +288,8 @@ pub struct NicknameInput {
     summary = "The user with exactly this nickname (who has not blocked the caller)",
     params(NicknameInput),
     responses(
-        (status = 200, body = Envelope<Contact>, description = "Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 200, body = Envelope<Contact>, description = "Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
+            links(("search_by_unique_name" = (operation_id = "search_by_unique_name", parameters(("unique_names" = "$response.body#/data/user_id")), description = "The user found, by id")))),
     ),
     security(("token" = []))
 )]
@@ -320,7 +334,8 @@ pub async fn logout(actors: web::Data<Actors>, Auth(user): Auth) -> ApiResult<Re
     path = "/accessuser/sessionlist",
     tag = "account",
     summary = "The caller's sessions: one per device type, the current one marked",
-    responses((status = 200, body = Envelope<Vec<SessionItem>>, description = "Codes: 0; 401")),
+    responses((status = 200, body = Envelope<Vec<SessionItem>>, description = "Codes: 0; 401",
+        links(("revoke_session" = (operation_id = "revoke_session", description = "End a session by its device type"))))),
     security(("token" = []))
 )]
 pub async fn session_list(
@@ -337,7 +352,7 @@ pub async fn session_list(
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct DeviceInput {
     /// `web`, `h5`, `android` or `ios`.
-    #[schema(example = "web")]
+    #[schema(value_type = DeviceType)]
     device: String,
 }
 

@@ -14,8 +14,10 @@ pub mod params;
 pub mod relation;
 pub mod sms;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
+use actix_web::http::header::HeaderValue;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use utoipa::OpenApi;
@@ -153,8 +155,43 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+/// A 405 names the resource's methods in `Allow` (RFC 9110): those the document lists
+/// for its path, so a route added with its `#[utoipa::path]` gets it too.
+async fn method_not_allowed(req: HttpRequest) -> actix_web::HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+    if let Some(allow) = req.match_pattern().and_then(|p| allowed_methods(&p)) {
+        res.headers_mut()
+            .insert(actix_web::http::header::ALLOW, allow);
+    }
+    res
+}
+
+/// The methods of a documented path, as an `Allow` value (`GET, POST`).
+fn allowed_methods(path: &str) -> Option<HeaderValue> {
+    static ALLOW: OnceLock<HashMap<String, HeaderValue>> = OnceLock::new();
+    let map = ALLOW.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .into_iter()
+            .filter_map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .iter()
+                .filter(|(_, has)| *has)
+                .map(|(m, _)| *m)
+                .collect::<Vec<_>>()
+                .join(", ");
+                Some((path, HeaderValue::from_str(&methods).ok()?))
+            })
+            .collect()
+    });
+    map.get(path).cloned()
 }
 
 impl actix_web::Responder for ApiError {

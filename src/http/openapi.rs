@@ -180,13 +180,67 @@ impl Modify for NullOnFailure {
     }
 }
 
+/// utoipa 5 writes a Link object's fields in snake case (`operation_id`,
+/// `request_body`), which no tool reads: each response's links are written here in
+/// OpenAPI's spelling (`operationId`, `requestBody`, `operationRef`) instead.
+struct SpecLinks;
+
+impl Modify for SpecLinks {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in ops.into_iter().flatten() {
+                for response in op.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if response.links.is_empty() {
+                        continue;
+                    }
+                    let links: serde_json::Map<String, serde_json::Value> =
+                        std::mem::take(&mut response.links)
+                            .into_iter()
+                            .filter_map(|(name, link)| Some((name, spec_link(link)?)))
+                            .collect();
+                    response
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .insert("links".into(), links.into());
+                }
+            }
+        }
+    }
+}
+
+fn spec_link(link: RefOr<utoipa::openapi::link::Link>) -> Option<serde_json::Value> {
+    let mut value = serde_json::to_value(link).ok()?;
+    if let Some(fields) = value.as_object_mut() {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(v) = fields.remove(from) {
+                fields.insert(to.into(), v);
+            }
+        }
+    }
+    Some(value)
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "im-access",
         description = "IM access server: SMS sign-in, profiles, relations, accounts and IM tokens for clients; events, snapshots and checks for the IM server; account actions for operators. Every route answers the envelope {code, message, data, request-id} with HTTP 200 (clients branch on `code`); the framework's own 404, 405, 408 and 413 keep their status and carry the envelope too. Parameters of POST routes may come form-urlencoded, multipart, as JSON or in the query string (a body value wins)."
     ),
-    modifiers(&Security, &UniqueOperationIds, &NullOnFailure),
+    modifiers(&Security, &UniqueOperationIds, &NullOnFailure, &SpecLinks),
     components(schemas(super::UserId)),
     paths(
         super::sms::send,

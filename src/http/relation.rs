@@ -21,8 +21,19 @@ pub struct OperationInput {
     to_user_id: i64,
     /// `follow`, `unfollow`, `block` or `unblock`.
     #[serde(rename = "type")]
-    #[schema(example = "follow")]
+    #[schema(value_type = OperationType)]
     op: String,
+}
+
+/// An operation on a relation (surrounding spaces are ignored).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire
+enum OperationType {
+    Follow,
+    Unfollow,
+    Block,
+    Unblock,
 }
 
 #[utoipa::path(
@@ -36,7 +47,8 @@ pub struct OperationInput {
         (OperationInput = "multipart/form-data"),
     )),
     responses(
-        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在 (unknown user), 不能对自己进行此操作 (self), 参数 type 无效; 401; 403 对方已将你拉黑 (following someone who blocked you)"),
+        (status = 200, body = Envelope<Done>, description = "Codes: 0; 1 用户不存在 (unknown user), 不能对自己进行此操作 (self), 参数 type 无效; 401; 403 对方已将你拉黑 (following someone who blocked you)",
+            links(("follow_list" = (operation_id = "follow_list", description = "The lists the operation changed")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))
@@ -65,7 +77,7 @@ pub struct ListInput {
     /// `follow` (whom I follow), `fans` (who follows me), `friend` (both), `black` or
     /// `block` (whom I blocked).
     #[serde(rename = "type")]
-    #[schema(example = "follow")]
+    #[schema(value_type = ListType)]
     kind: String,
     /// From 1 (default 1).
     #[validate(range(min = 1, max = 1_000_000))]
@@ -75,6 +87,18 @@ pub struct ListInput {
     #[validate(range(min = 1, max = 100))]
     #[schema(minimum = 1, maximum = 100, example = 20)]
     size: Option<i64>,
+}
+
+/// A list of the caller's (surrounding spaces are ignored).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the wire
+enum ListType {
+    Follow,
+    Fans,
+    Friend,
+    Black,
+    Block,
 }
 
 #[utoipa::path(
@@ -88,7 +112,8 @@ pub struct ListInput {
         (ListInput = "multipart/form-data"),
     )),
     responses(
-        (status = 200, body = Envelope<ContactPage>, description = "Codes: 0; 1 参数 type/page/size 无效; 401"),
+        (status = 200, body = Envelope<ContactPage>, description = "Codes: 0; 1 参数 type/page/size 无效; 401",
+            links(("search_by_unique_name" = (operation_id = "search_by_unique_name", parameters(("unique_names" = "$response.body#/data/list/0/user_id")), description = "A user listed, by id")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))
@@ -134,7 +159,8 @@ pub struct ContactsInput {
         (ContactsInput = "multipart/form-data"),
     )),
     responses(
-        (status = 200, body = Envelope<Vec<PhoneContact>>, description = "The numbers with a user (who has not blocked the caller). Codes: 0; 1 缺少参数 phones / 参数 phones 数量过多; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429"))),
+        (status = 200, body = Envelope<Vec<PhoneContact>>, description = "The numbers with a user (who has not blocked the caller). Codes: 0; 1 缺少参数 phones / 参数 phones 数量过多; 401; 429 lookups per hour (Retry-After)", headers(("Retry-After" = u64, description = "Seconds to wait, with code 429")),
+            links(("search_by_unique_name" = (operation_id = "search_by_unique_name", parameters(("unique_names" = "$response.body#/data/0/user_id")), description = "A contact found, by id")))),
         (status = 413, body = Envelope<Done>, description = "Body over the limit"),
     ),
     security(("token" = []))

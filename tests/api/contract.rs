@@ -283,6 +283,34 @@ async fn framework_rejections_keep_their_status_and_carry_the_envelope() {
     assert_envelope(&v, 1);
 }
 
+/// RFC 9110: a 405 names the methods the resource has (Schemathesis's
+/// `unsupported_method` check found none).
+#[actix_web::test]
+async fn method_not_allowed_lists_the_allowed_methods() {
+    let Some(app) = spawn_app().await else { return };
+    for (method, path, allow) in [
+        ("DELETE", "/sms/send", "POST"),
+        ("TRACE", "/healthz", "GET"),
+        ("PATCH", "/accessuser/updateuserinfo", "POST, PUT"),
+        ("PUT", "/accessuser/searchbynickname", "GET, POST"),
+    ] {
+        let res = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        let got = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(got.as_deref(), Some(allow), "{method} {path}");
+        let v: Value = res.json().await.unwrap();
+        assert_envelope(&v, 405);
+    }
+}
+
 #[actix_web::test]
 async fn messages_are_chinese_by_default_and_english_on_request() {
     let Some(app) = spawn_app().await else { return };
@@ -531,6 +559,116 @@ async fn openapi_lists_every_route_with_its_parameters() {
             );
         }
     }
+}
+
+/// Links (what Schemathesis's stateful phase follows, and what a client may chain) are
+/// spelled as OpenAPI has them, name operations of the document, and pass values as
+/// parameters: openapi-generator refuses a link whose requestBody is not a string.
+#[actix_web::test]
+async fn openapi_links_name_operations_of_the_document() {
+    let Some(app) = spawn_app().await else { return };
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ops: Vec<(&String, &Value)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().values().map(move |op| (path, op)))
+        .collect();
+    let ids: Vec<&str> = ops
+        .iter()
+        .filter_map(|(_, op)| op["operationId"].as_str())
+        .collect();
+    let mut links = 0;
+    for (path, op) in &ops {
+        for response in op["responses"].as_object().unwrap().values() {
+            let Some(named) = response["links"].as_object() else {
+                continue;
+            };
+            for (name, link) in named {
+                let target = link["operationId"].as_str();
+                assert!(
+                    target.is_some_and(|t| ids.contains(&t)),
+                    "{path}: link {name} names no operation of the document: {link}"
+                );
+                assert!(
+                    link.get("requestBody").is_none_or(Value::is_string),
+                    "{path}: link {name} has a requestBody that is not a string: {link}"
+                );
+                links += 1;
+            }
+        }
+    }
+    assert!(links >= 7, "{links} links");
+    let from_list = &doc["paths"]["/relation/followlist"]["post"]["responses"]["200"]["links"]
+        ["search_by_unique_name"];
+    assert_eq!(from_list["operationId"], "search_by_unique_name");
+    assert_eq!(
+        from_list["parameters"],
+        json!({"unique_names": "$response.body#/data/list/0/user_id"})
+    );
+}
+
+/// Parameters with a fixed set of values list them (a fuzzer or a generated client
+/// needs them), and the server takes every value listed.
+#[actix_web::test]
+async fn openapi_enums_list_values_the_server_takes() {
+    let Some(app) = spawn_app().await else { return };
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let values = |input: &str, field: &str| -> Vec<String> {
+        let schemas = &doc["components"]["schemas"];
+        let mut schema = &schemas[input]["properties"][field];
+        if let Some(r) = schema["$ref"].as_str() {
+            schema = &schemas[r.rsplit('/').next().unwrap()];
+        }
+        let values: Vec<String> = schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{input}.{field} lists no values: {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        assert!(!values.is_empty(), "{input}.{field}");
+        values
+    };
+    let me = app.new_user().await;
+    let other = app.new_user().await;
+    for op in values("OperationInput", "type") {
+        assert_envelope(&app.relate(&me, other.user_id, &op).await, 0);
+    }
+    for kind in values("ListInput", "type") {
+        assert_envelope(&app.list(&me, &kind, 1, 20).await, 0);
+    }
+    for device in values("DeviceInput", "device") {
+        // Revoking its own device type ends the caller's session: a user per value.
+        let who = app.new_user().await;
+        let v = app
+            .post_form(
+                "/accessuser/revokesession",
+                &[("device", device.as_str())],
+                Some(&who.token),
+            )
+            .await;
+        assert_envelope(&v, 0);
+    }
+    assert_eq!(
+        values("SignInInput", "device"),
+        values("DeviceInput", "device")
+    );
 }
 
 #[actix_web::test]

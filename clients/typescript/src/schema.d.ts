@@ -1,0 +1,1708 @@
+// Generated from im-access's OpenAPI document by openapi-typescript: do not edit.
+// Regenerate with `npm run generate` in clients/typescript (IM_ACCESS_BIN names the binary).
+
+export interface paths {
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that verify IM tokens */
+        get: operations["jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/changephone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move the account to a new number, proven by a code sent to it */
+        post: operations["change_phone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/deleteaccount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete the account (sessions, relations, profile, avatar), proven by a code sent to its own number */
+        post: operations["delete_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/getimtoken": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An IM token: a fresh login im_token, or an action token for act and its members */
+        post: operations["get_im_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign out: the token stops working at once */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/revokesession": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End the session of one device type (none there is fine) */
+        post: operations["revoke_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/searchbynickname": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user with exactly this nickname (who has not blocked the caller) */
+        get: operations["search_by_nickname"];
+        put?: never;
+        /** The user with exactly this nickname (who has not blocked the caller) */
+        post: operations["search_by_nickname_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/searchbyuniquename": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Users by id, in the order asked; whoever blocked the caller is left out */
+        get: operations["search_by_unique_name"];
+        put?: never;
+        /** Users by id, in the order asked; whoever blocked the caller is left out */
+        post: operations["search_by_unique_name_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/sessionlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The caller's sessions: one per device type, the current one marked */
+        post: operations["session_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/signinbysms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with an SMS code; the first sign-in of a number creates the user */
+        post: operations["signin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accessuser/updateuserinfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change the nickname and/or the avatar (the Android client sends PUT with ?nickname=) */
+        put: operations["update_user_info_put"];
+        /** Change the nickname and/or the avatar (the Android client sends PUT with ?nickname=) */
+        post: operations["update_user_info"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This document as an HTML reference */
+        get: operations["docs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alive */
+        get: operations["healthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["replay_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This document */
+        get: operations["openapi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ready: the database answers (the broker's state is reported, not required) */
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/relation/contactlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Which of the caller's phone contacts are registered (rate limited: it reveals who is) */
+        post: operations["contact_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/relation/followlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A page of the caller's follows, fans, friends or blacklist, newest first */
+        post: operations["follow_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/relation/operation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Follow, unfollow, block or unblock another user (idempotent) */
+        post: operations["operation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sms/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a sign-in code (6 digits, valid 5 minutes) to a mobile number */
+        post: operations["send"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        Backlog: {
+            /**
+             * Format: int64
+             * @description Events not yet confirmed by the broker.
+             */
+            backlog: number;
+            /**
+             * Format: double
+             * @description Seconds since the oldest of them happened (0 when there is none).
+             */
+            oldest_age_seconds: number;
+        };
+        ChangePhoneInput: {
+            check_code: number | string;
+            /**
+             * @description The new number's country calling code.
+             * @example 86
+             */
+            nation_code: string;
+            /**
+             * @description The new number.
+             * @example 16533333333
+             */
+            phone: string;
+        };
+        /** @description How a `Contact` is written (the wire's shape, for the OpenAPI document). */
+        Contact: {
+            /** @description The avatar's URL, or null. */
+            avatar?: string | null;
+            /** @example whaha12 */
+            nickname: string;
+            /**
+             * Format: int64
+             * @example 12
+             */
+            user_id: number;
+        };
+        ContactPage: {
+            list: components["schemas"]["Contact"][];
+            page_info: components["schemas"]["PageInfo"];
+        };
+        ContactsInput: {
+            /**
+             * @description Up to 100 numbers; without `+` they are read in the caller's own country.
+             * @example [
+             *       "16533333333",
+             *       "+8616544444444"
+             *     ]
+             */
+            phones: string[];
+        };
+        DeleteInput: {
+            check_code: number | string;
+        };
+        DeviceInput: {
+            /** @description `web`, `h5`, `android` or `ios`. */
+            device: components["schemas"]["DeviceType"];
+        };
+        /**
+         * @description A device type (in any letter case, surrounding spaces ignored).
+         * @enum {string}
+         */
+        DeviceType: "web" | "h5" | "android" | "ios";
+        /** @enum {string} */
+        Done: "ok";
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_Contact: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /** @description The avatar's URL, or null. */
+                avatar?: string | null;
+                /** @example whaha12 */
+                nickname: string;
+                /**
+                 * Format: int64
+                 * @example 12
+                 */
+                user_id: number;
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_ContactPage: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                list: components["schemas"]["Contact"][];
+                page_info: components["schemas"]["PageInfo"];
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_Done: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: "ok" | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_ProfileData: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /** @description The avatar's URL, or null. */
+                avatar?: string | null;
+                /** @example ivan */
+                nickname: string;
+                /**
+                 * @description The user's id, as a string (as the seed has it).
+                 * @example 146382
+                 */
+                user_id: string;
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_Readiness: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /**
+                 * @description `disabled` (no broker configured), `connecting`, `up` or `down`.
+                 * @example up
+                 */
+                broker: string;
+                /**
+                 * @description `up` (when it is not, the answer is code 503).
+                 * @example up
+                 */
+                database: string;
+                outbox: components["schemas"]["Backlog"];
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_SignInData: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /** @description The avatar's URL, or null. */
+                avatar?: string | null;
+                /** @description A JWT for the IM server: claims `{"unique_name": <user_id>, "exp": …}`. */
+                im_token: string;
+                /**
+                 * Format: int32
+                 * @description 1 on the number's first sign-in (the user was created), else 0.
+                 */
+                is_first_login: number;
+                /**
+                 * Format: int64
+                 * @description Unix seconds of the previous sign-in (of this one on the first).
+                 * @example 1609855258
+                 */
+                last_seen: number;
+                /** @example GLdKtM */
+                nickname: string;
+                /**
+                 * Format: int32
+                 * @description 0 for an ordinary user.
+                 * @example 0
+                 */
+                role: number;
+                /**
+                 * @description The session token: send it as the `token` header.
+                 * @example 63d128f9a25196029526506804d1b0c9
+                 */
+                token: string;
+                /**
+                 * Format: int64
+                 * @example 8
+                 */
+                user_id: number;
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_String: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: string | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_Vec_PhoneContact: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /** @description The avatar's URL, or null. */
+                avatar?: string | null;
+                /** @example whaha12 */
+                nickname: string;
+                /** @example 16533333333 */
+                phone: string;
+                /**
+                 * Format: int64
+                 * @example 12
+                 */
+                user_id: number;
+            }[] | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_Vec_SessionItem: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /**
+                 * Format: int64
+                 * @description Unix seconds.
+                 * @example 1764563400
+                 */
+                created_at: number;
+                /** @description The session this request used. */
+                current: boolean;
+                /** @example android */
+                device: string;
+                /**
+                 * @description Only the last 4 characters, after `…` (empty when the device sent none).
+                 * @example …dkci
+                 */
+                device_id: string;
+                /**
+                 * Format: int64
+                 * @description Unix seconds; recorded at most once per `session.touch_interval_secs`.
+                 */
+                last_active_at: number;
+            }[] | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        ImTokenInput: {
+            /**
+             * @description An IM action, `[a-z][a-z0-9_.]{0,63}`; absent: a fresh login im_token.
+             * @example conv.create
+             */
+            act?: string | null;
+            members?: (number | string)[] | string;
+        };
+        ListInput: {
+            /**
+             * Format: int64
+             * @description From 1 (default 1).
+             * @example 1
+             */
+            page?: number | null;
+            /**
+             * Format: int64
+             * @description 1–100 (default 20).
+             * @example 20
+             */
+            size?: number | null;
+            /**
+             * @description `follow` (whom I follow), `fans` (who follows me), `friend` (both), `black` or
+             *     `block` (whom I blocked).
+             */
+            type: components["schemas"]["ListType"];
+        };
+        /**
+         * @description A list of the caller's (surrounding spaces are ignored).
+         * @enum {string}
+         */
+        ListType: "follow" | "fans" | "friend" | "black" | "block";
+        OperationInput: {
+            to_user_id: number | string;
+            /** @description `follow`, `unfollow`, `block` or `unblock`. */
+            type: components["schemas"]["OperationType"];
+        };
+        /**
+         * @description An operation on a relation (surrounding spaces are ignored).
+         * @enum {string}
+         */
+        OperationType: "follow" | "unfollow" | "block" | "unblock";
+        PageInfo: {
+            /**
+             * Format: int64
+             * @example 1
+             */
+            page: number;
+            /**
+             * Format: int64
+             * @example 20
+             */
+            size: number;
+            /**
+             * Format: int64
+             * @example 1
+             */
+            totalCount: number;
+            /**
+             * Format: int64
+             * @example 1
+             */
+            totalPage: number;
+        };
+        /** @description A registered phone contact: the contact, and the number as the caller gave it. */
+        PhoneContact: {
+            /** @description The avatar's URL, or null. */
+            avatar?: string | null;
+            /** @example whaha12 */
+            nickname: string;
+            /** @example 16533333333 */
+            phone: string;
+            /**
+             * Format: int64
+             * @example 12
+             */
+            user_id: number;
+        };
+        /** @description updateuserinfo's `data`: `user_id` is a string there, as in the seed. */
+        ProfileData: {
+            /** @description The avatar's URL, or null. */
+            avatar?: string | null;
+            /** @example ivan */
+            nickname: string;
+            /**
+             * @description The user's id, as a string (as the seed has it).
+             * @example 146382
+             */
+            user_id: string;
+        };
+        ProfileInput: {
+            /**
+             * @description 1–20 characters after trimming; no control or format characters.
+             * @example ivan
+             */
+            nickname?: string | null;
+        };
+        /** @description updateuserinfo's multipart body. */
+        ProfileUpload: {
+            /**
+             * Format: binary
+             * @description JPEG, PNG, WebP or GIF (first frame), at most 5 MiB; an empty part counts as none.
+             */
+            avatar?: string | null;
+            /** @description 1–20 characters after trimming. */
+            nickname?: string | null;
+        };
+        Readiness: {
+            /**
+             * @description `disabled` (no broker configured), `connecting`, `up` or `down`.
+             * @example up
+             */
+            broker: string;
+            /**
+             * @description `up` (when it is not, the answer is code 503).
+             * @example up
+             */
+            database: string;
+            outbox: components["schemas"]["Backlog"];
+        };
+        SendInput: {
+            /**
+             * @description Country calling code without `+`.
+             * @example 86
+             */
+            nation_code: string;
+            /**
+             * @description The national mobile number.
+             * @example 16522222222
+             */
+            phone: string;
+        };
+        /** @description One of sessionlist's items. */
+        SessionItem: {
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             * @example 1764563400
+             */
+            created_at: number;
+            /** @description The session this request used. */
+            current: boolean;
+            /** @example android */
+            device: string;
+            /**
+             * @description Only the last 4 characters, after `…` (empty when the device sent none).
+             * @example …dkci
+             */
+            device_id: string;
+            /**
+             * Format: int64
+             * @description Unix seconds; recorded at most once per `session.touch_interval_secs`.
+             */
+            last_active_at: number;
+        };
+        /** @description signinbysms's `data`, field types exactly as the contract has them. */
+        SignInData: {
+            /** @description The avatar's URL, or null. */
+            avatar?: string | null;
+            /** @description A JWT for the IM server: claims `{"unique_name": <user_id>, "exp": …}`. */
+            im_token: string;
+            /**
+             * Format: int32
+             * @description 1 on the number's first sign-in (the user was created), else 0.
+             */
+            is_first_login: number;
+            /**
+             * Format: int64
+             * @description Unix seconds of the previous sign-in (of this one on the first).
+             * @example 1609855258
+             */
+            last_seen: number;
+            /** @example GLdKtM */
+            nickname: string;
+            /**
+             * Format: int32
+             * @description 0 for an ordinary user.
+             * @example 0
+             */
+            role: number;
+            /**
+             * @description The session token: send it as the `token` header.
+             * @example 63d128f9a25196029526506804d1b0c9
+             */
+            token: string;
+            /**
+             * Format: int64
+             * @example 8
+             */
+            user_id: number;
+        };
+        SignInInput: {
+            check_code: number | string;
+            /** @description `web`, `h5`, `android` or `ios`. */
+            device: components["schemas"]["DeviceType"];
+            /**
+             * @description Required for android and ios: up to 128 printable characters.
+             * @example qbfkdvkjdckci
+             */
+            device_id?: string | null;
+            /**
+             * @description Country calling code without `+`.
+             * @example 86
+             */
+            nation_code: string;
+            /**
+             * @description The national mobile number.
+             * @example 16522222222
+             */
+            phone: string;
+        };
+        /** @description A user id: a positive integer (a string of digits is accepted) */
+        UserId: number | string;
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    jwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Plain JWKS (RFC 7517), not the envelope: the public keys of every configured Ed25519 key, each {kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}, to verify im_token and action tokens by their kid. HS256 secrets are never published: with HS256 only it is {"keys": []} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    change_phone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePhoneInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ChangePhoneInput"];
+                "multipart/form-data": components["schemas"]["ChangePhoneInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 无效的号码, 无效的用户信息 (code), 号码已被使用 (another account's); 401; 429 (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    delete_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["DeleteInput"];
+                "multipart/form-data": components["schemas"]["DeleteInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 无效的用户信息 (code); 401; 429 (Retry-After); 500 if the database failed mid-way (nothing changed) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    get_im_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImTokenInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ImTokenInput"];
+                "multipart/form-data": components["schemas"]["ImTokenInput"];
+            };
+        };
+        responses: {
+            /** @description data is the JWT. Codes: 0; 1 unknown member or bad act/members; 401; 403 a member blocked you */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_String"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 401 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    revoke_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["DeviceInput"];
+                "multipart/form-data": components["schemas"]["DeviceInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 参数 device 无效 / 缺少参数 device; 401 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    search_by_nickname: {
+        parameters: {
+            query: {
+                /**
+                 * @description The exact nickname.
+                 * @example whaha12
+                 */
+                nickname: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Contact"];
+                };
+            };
+        };
+    };
+    search_by_nickname_post: {
+        parameters: {
+            query: {
+                /**
+                 * @description The exact nickname.
+                 * @example whaha12
+                 */
+                nickname: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 1 没有使用该昵称的用户 (nobody); 401; 429 lookups per hour (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Contact"];
+                };
+            };
+        };
+    };
+    search_by_unique_name: {
+        parameters: {
+            query: {
+                /**
+                 * @description User ids, up to 100, answered in this order: `unique_names=6&unique_names=7`
+                 *     (or PHP's `unique_names[]=6&unique_names[]=7`, or `6,7`).
+                 * @example [
+                 *       6,
+                 *       7
+                 *     ]
+                 */
+                unique_names: components["schemas"]["UserId"][];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ContactPage"];
+                };
+            };
+        };
+    };
+    search_by_unique_name_post: {
+        parameters: {
+            query: {
+                /**
+                 * @description User ids, up to 100, answered in this order: `unique_names=6&unique_names=7`
+                 *     (or PHP's `unique_names[]=6&unique_names[]=7`, or `6,7`).
+                 * @example [
+                 *       6,
+                 *       7
+                 *     ]
+                 */
+                unique_names: components["schemas"]["UserId"][];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page holding the users found. Codes: 0; 1 bad or too many ids; 401; 429 lookups per hour (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ContactPage"];
+                };
+            };
+        };
+    };
+    session_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 401 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Vec_SessionItem"];
+                };
+            };
+        };
+    };
+    signin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["SignInInput"];
+                "multipart/form-data": components["schemas"]["SignInInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 无效的号码 (number), 无效的用户信息 (wrong, expired or used code), 缺少参数/参数无效; 403 账号已被封禁 (banned); 429 after 5 wrong tries or past the per-address budget (Retry-After); 503 */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SignInData"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    update_user_info_put: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1–20 characters after trimming; no control or format characters.
+                 * @example ivan
+                 */
+                nickname?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ProfileInput"];
+                "multipart/form-data": components["schemas"]["ProfileUpload"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 修改失败 (no nickname or avatar, a bad nickname); 401; 415 not an image; 429 avatar uploads per hour (Retry-After); 503 too many decodes at once (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 or 503 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ProfileData"];
+                };
+            };
+            /** @description Body or file over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    update_user_info: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1–20 characters after trimming; no control or format characters.
+                 * @example ivan
+                 */
+                nickname?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ProfileInput"];
+                "multipart/form-data": components["schemas"]["ProfileUpload"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 修改失败 (no nickname or avatar, a bad nickname); 401; 415 not an image; 429 avatar uploads per hour (Retry-After); 503 too many decodes at once (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 or 503 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ProfileData"];
+                };
+            };
+            /** @description Body or file over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    docs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Self-contained: no script, no external request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description data "ok" while the process runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    replay_events: {
+        parameters: {
+            query?: {
+                /** @description Return events with seq greater than this (default 0) */
+                after_seq?: number;
+                /** @description At most this many events, 1..=1000 (default 100) */
+                limit?: number;
+            };
+            header: {
+                /** @description Bearer <one of internal.keys, or events.replay_key> */
+                Authorization: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Envelope; data {events: [message bodies as published], oldest_seq, next_after_seq}. Errors: 1 bad parameter, 401 wrong key, 404 when no IM-server key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format 0.0.4 (not the envelope) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
+    openapi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OpenAPI 3.1 (not the envelope) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0 when the database answers; 503 when it does not. A broker outage does not make the server unready: events wait in the outbox */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Readiness"];
+                };
+            };
+        };
+    };
+    contact_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactsInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ContactsInput"];
+                "multipart/form-data": components["schemas"]["ContactsInput"];
+            };
+        };
+        responses: {
+            /** @description The numbers with a user (who has not blocked the caller). Codes: 0; 1 缺少参数 phones / 参数 phones 数量过多; 401; 429 lookups per hour (Retry-After) */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Vec_PhoneContact"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    follow_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ListInput"];
+                "multipart/form-data": components["schemas"]["ListInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 参数 type/page/size 无效; 401 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ContactPage"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    operation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["OperationInput"];
+                "multipart/form-data": components["schemas"]["OperationInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 用户不存在 (unknown user), 不能对自己进行此操作 (self), 参数 type 无效; 401; 403 对方已将你拉黑 (following someone who blocked you) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    send: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["SendInput"];
+                "multipart/form-data": components["schemas"]["SendInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 无效的号码 (not a mobile number), 暂不支持该国家或地区的号码; 429 cooldown, daily cap, per-address budget (Retry-After); 503 the SMS provider failed */
+            200: {
+                headers: {
+                    /** @description Seconds to wait, with code 429 */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+}
