@@ -192,6 +192,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit log, newest first: every change an operator made (and bans that ended by themselves) */
+        get: operations["audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sessions/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Force logout: the user's sessions (one device type, or all) end at once
+         * @description session.revoked with reason admin, for each session ended, on every process within a second.
+         */
+        post: operations["revoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/ban": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ban an account (or change a ban's reason and end); its sessions end at once
+         * @description In one transaction: the ban, every session revoked (session.revoked, reason banned), user.banned, the audit row. Until the ban ends sign-in answers 403 账号已被封禁 and sms/send to the number answers as for anyone but sends nothing. It ends by itself at `until` (user.unbanned).
+         */
+        post: operations["ban"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete an account, exactly as accessuser/deleteaccount does */
+        post: operations["delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An account as operators see it: profile, state, sessions and counts */
+        get: operations["lookup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/unban": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lift a ban (user.unbanned); an active user stays as is
+         * @description Unbanning an active user answers ok, changes nothing and emits nothing; the call is still audited.
+         */
+        post: operations["unban"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -365,6 +476,44 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One row of `/admin/audit`. */
+        AuditItem: {
+            /**
+             * @description `users.ban`, `users.unban`, `sessions.revoke` or `users.delete`.
+             * @example users.ban
+             */
+            action: string;
+            /**
+             * @description RFC 3339 UTC, milliseconds.
+             * @example 2026-12-01T04:05:47.123Z
+             */
+            at: string;
+            /**
+             * Format: int64
+             * @example 12
+             */
+            id: number;
+            /**
+             * @description The admin key's name (never its secret); `(system)` for a ban that ended by itself.
+             * @example alice
+             */
+            key: string;
+            /**
+             * @description The operator's reason (ban, delete); null for unban and revoke.
+             * @example spam
+             */
+            reason?: string | null;
+            /**
+             * @description The changing request's `request-id`.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            request_id: string;
+            /**
+             * Format: int64
+             * @example 8
+             */
+            user_id?: number | null;
+        };
         Backlog: {
             /**
              * Format: int64
@@ -376,6 +525,22 @@ export interface components {
              * @description Seconds since the oldest of them happened (0 when there is none).
              */
             oldest_age_seconds: number;
+        };
+        BanInput: {
+            /**
+             * @description Why: 1–200 characters once trimmed, no control characters. Kept in the audit log
+             *     and sent in `user.banned`.
+             * @example spam
+             */
+            reason: string;
+            /**
+             * @description When the ban ends: RFC 3339 with an offset, or unix seconds; in the future.
+             *     Absent: no end.
+             * @example 2026-12-24T00:00:00Z
+             */
+            until?: string | null;
+            /** @description The user to ban. */
+            user_id: components["schemas"]["UserId"];
         };
         ChangePhoneInput: {
             check_code: number | string;
@@ -416,8 +581,31 @@ export interface components {
              */
             phones: string[];
         };
+        Counts: {
+            /**
+             * Format: int64
+             * @description Users this one blocks.
+             */
+            blocks: number;
+            /**
+             * Format: int64
+             * @description Users following this one.
+             */
+            fans: number;
+            /**
+             * Format: int64
+             * @description Users this one follows.
+             */
+            follows: number;
+        };
         DeleteInput: {
-            check_code: number | string;
+            /**
+             * @description Why: 1–200 characters once trimmed. Kept in the audit log.
+             * @example asked by the user
+             */
+            reason: string;
+            /** @description The account to delete. */
+            user_id: components["schemas"]["UserId"];
         };
         DeviceInput: {
             /** @description `web`, `h5`, `android` or `ios`. */
@@ -685,6 +873,138 @@ export interface components {
          * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
          *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
          */
+        Envelope_UserCard: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /** @description The avatar's URL, or null. */
+                avatar?: string | null;
+                /**
+                 * @description Null unless banned.
+                 * @example spam
+                 */
+                ban_reason?: string | null;
+                /**
+                 * @description RFC 3339, or null: not banned, or banned with no end.
+                 * @example 2026-12-24T00:00:00.000Z
+                 */
+                banned_until?: string | null;
+                counts: components["schemas"]["Counts"];
+                /**
+                 * Format: int64
+                 * @description Unix seconds.
+                 * @example 1764547200
+                 */
+                created_at: number;
+                /**
+                 * Format: int64
+                 * @description Unix seconds: the last sign-in or session use, whichever is later.
+                 * @example 1764550800
+                 */
+                last_seen: number;
+                /** @example 86 */
+                nation_code: string;
+                /** @example GLdKtM */
+                nickname: string;
+                /** @example 16522222222 */
+                phone: string;
+                /** @description Live sessions, oldest first, device ids in full; `current` is always false here. */
+                sessions: components["schemas"]["SessionItem"][];
+                /**
+                 * @description `active` or `banned` (a deleted user is not found).
+                 * @example banned
+                 */
+                state: string;
+                /**
+                 * Format: int64
+                 * @example 8
+                 */
+                user_id: number;
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_Vec_AuditItem: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /**
+                 * @description `users.ban`, `users.unban`, `sessions.revoke` or `users.delete`.
+                 * @example users.ban
+                 */
+                action: string;
+                /**
+                 * @description RFC 3339 UTC, milliseconds.
+                 * @example 2026-12-01T04:05:47.123Z
+                 */
+                at: string;
+                /**
+                 * Format: int64
+                 * @example 12
+                 */
+                id: number;
+                /**
+                 * @description The admin key's name (never its secret); `(system)` for a ban that ended by itself.
+                 * @example alice
+                 */
+                key: string;
+                /**
+                 * @description The operator's reason (ban, delete); null for unban and revoke.
+                 * @example spam
+                 */
+                reason?: string | null;
+                /**
+                 * @description The changing request's `request-id`.
+                 * @example 4bf92f3577b34da6a3ce929d0e0e4736
+                 */
+                request_id: string;
+                /**
+                 * Format: int64
+                 * @example 8
+                 */
+                user_id?: number | null;
+            }[] | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
         Envelope_Vec_PhoneContact: {
             /**
              * Format: int32
@@ -886,6 +1206,15 @@ export interface components {
             database: string;
             outbox: components["schemas"]["Backlog"];
         };
+        RevokeInput: {
+            /**
+             * @description `web`, `h5`, `android` or `ios`; absent: every device.
+             * @example android
+             */
+            device?: string | null;
+            /** @description The user to sign out. */
+            user_id: components["schemas"]["UserId"];
+        };
         SendInput: {
             /**
              * @description Country calling code without `+`.
@@ -977,8 +1306,58 @@ export interface components {
              */
             phone: string;
         };
+        /** @description `/admin/users/lookup`'s `data`. */
+        UserCard: {
+            /** @description The avatar's URL, or null. */
+            avatar?: string | null;
+            /**
+             * @description Null unless banned.
+             * @example spam
+             */
+            ban_reason?: string | null;
+            /**
+             * @description RFC 3339, or null: not banned, or banned with no end.
+             * @example 2026-12-24T00:00:00.000Z
+             */
+            banned_until?: string | null;
+            counts: components["schemas"]["Counts"];
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             * @example 1764547200
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description Unix seconds: the last sign-in or session use, whichever is later.
+             * @example 1764550800
+             */
+            last_seen: number;
+            /** @example 86 */
+            nation_code: string;
+            /** @example GLdKtM */
+            nickname: string;
+            /** @example 16522222222 */
+            phone: string;
+            /** @description Live sessions, oldest first, device ids in full; `current` is always false here. */
+            sessions: components["schemas"]["SessionItem"][];
+            /**
+             * @description `active` or `banned` (a deleted user is not found).
+             * @example banned
+             */
+            state: string;
+            /**
+             * Format: int64
+             * @example 8
+             */
+            user_id: number;
+        };
         /** @description A user id: a positive integer (a string of digits is accepted) */
         UserId: number | string;
+        UserInput: {
+            /** @description The user. */
+            user_id: components["schemas"]["UserId"];
+        };
     };
     responses: never;
     parameters: never;
@@ -1425,6 +1804,204 @@ export interface operations {
                 };
             };
             /** @description Body or file over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    audit: {
+        parameters: {
+            query?: {
+                /** @description Only the entries about this user. */
+                user_id?: components["schemas"]["UserId"];
+                after?: number | string;
+                limit?: number | string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 1 参数 limit/after/user_id 无效; 401. HTTP 404 when no admin key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Vec_AuditItem"];
+                };
+            };
+        };
+    };
+    revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["RevokeInput"];
+                "multipart/form-data": components["schemas"]["RevokeInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 用户不存在, 参数 device 无效; 401. HTTP 404 when no admin key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    ban: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BanInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["BanInput"];
+                "multipart/form-data": components["schemas"]["BanInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 用户不存在, 缺少参数 reason, 参数 reason 无效, 参数 until 无效 (not RFC 3339 or unix seconds, or not in the future); 401. HTTP 404 when no admin key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["DeleteInput"];
+                "multipart/form-data": components["schemas"]["DeleteInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 用户不存在, 缺少参数 reason, 参数 reason 无效; 401. HTTP 404 when no admin key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+        };
+    };
+    lookup: {
+        parameters: {
+            query?: {
+                /** @description The user's id; or give `nation_code` and `phone`. */
+                user_id?: components["schemas"]["UserId"];
+                /**
+                 * @description With `phone`: find the user by number (`86` or `+86`).
+                 * @example 86
+                 */
+                nation_code?: string;
+                /**
+                 * @description With `nation_code`.
+                 * @example 16522222222
+                 */
+                phone?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 1 用户不存在 (no such user; a deleted one included), 无效的号码, 缺少参数/参数无效; 401. HTTP 404 when no admin key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UserCard"];
+                };
+            };
+        };
+    };
+    unban: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["UserInput"];
+                "multipart/form-data": components["schemas"]["UserInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 用户不存在, 缺少参数 user_id; 401. HTTP 404 when no admin key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Done"];
+                };
+            };
+            /** @description Body over the limit */
             413: {
                 headers: {
                     [name: string]: unknown;
