@@ -1,5 +1,6 @@
 //! The account lifecycle routes: sessionlist, revokesession, changephone, deleteaccount.
 
+use crate::common::SendForEnvelope;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -217,12 +218,8 @@ async fn changing_the_number_needs_a_code_for_the_new_one_and_frees_the_old() {
         .post(app.url("/accessuser/changephone"))
         .header("token", &a.token)
         .form_data(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 0);
     assert_eq!(v["data"], "ok");
     // Sessions stay.
@@ -350,12 +347,8 @@ async fn world(app: &TestApp) -> World {
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &a.token)
         .form_data(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 0);
     let avatar_url = v["data"]["avatar"].as_str().unwrap().to_owned();
     for (who, to, op) in [

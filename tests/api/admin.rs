@@ -1,6 +1,7 @@
 //! The operators' API (`/admin/*`): keys, lookups, bans and their end, forced logout,
 //! deletion, and the audit log written with every change.
 
+use crate::common::SendForEnvelope;
 use std::time::{Duration, Instant};
 
 use im_access::config::AdminKey;
@@ -601,12 +602,8 @@ async fn refused_bans_change_nothing_and_write_no_audit_row() {
         .bearer_auth(ALICE)
         .header("accept-language", "en")
         .json(&json!({"user_id": 999_999_999, "reason": "spam"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_eq!(v["message"], "no such user");
 }
 
@@ -687,12 +684,8 @@ async fn a_banned_user_is_out_of_every_client_route_and_gets_no_sms() {
                 ("check_code", code.as_str()),
                 ("device", "web"),
             ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .envelope()
+            .await;
         assert_envelope(&v, 403);
         assert_eq!(v["message"], message);
     }
@@ -1178,15 +1171,7 @@ async fn the_audit_log_pages_newest_first_and_filters_by_user() {
 #[actix_web::test]
 async fn openapi_describes_the_admin_routes_and_their_bearer_key() {
     let Some(app) = admin_app().await else { return };
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).envelope().await;
     let scheme = &doc["components"]["securitySchemes"]["admin_key"];
     assert_eq!(
         (scheme["type"].as_str(), scheme["scheme"].as_str()),

@@ -1,6 +1,7 @@
 //! The wire contract: the seed's own examples, the envelope, framework rejections,
 //! languages, request ids, and clients that send JSON or query parameters.
 
+use crate::common::SendForEnvelope;
 use serde_json::{json, Value};
 
 use crate::common::{assert_envelope, new_phone, spawn_app, Multipart, SendMultipart};
@@ -135,12 +136,8 @@ async fn seed_curl_examples_verbatim() {
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &token)
         .form_data(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 0);
     assert_eq!(v["data"]["user_id"], me.to_string());
     assert!(v["data"]["avatar"].as_str().unwrap().starts_with(&app.base));
@@ -205,12 +202,8 @@ async fn json_bodied_client_like_the_android_app() {
         .put(app.url("/accessuser/updateuserinfo?nickname=%E5%B0%8F%E6%98%8E"))
         .header("token", &token)
         .form_data(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 0);
     assert_eq!(v["data"]["nickname"], "小明");
     assert!(v["data"]["user_id"].is_string());
@@ -220,12 +213,8 @@ async fn json_bodied_client_like_the_android_app() {
         .client
         .post(app.url("/accessuser/getimtoken"))
         .header("authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 0);
 }
 
@@ -328,24 +317,16 @@ async fn messages_are_chinese_by_default_and_english_on_request() {
         .post(app.url("/sms/send"))
         .header("accept-language", "en-US,en;q=0.9")
         .form(&[("nation_code", "86"), ("phone", "123")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 1);
     assert_eq!(v["message"], "invalid phone number");
     let v: Value = app
         .client
         .get(app.url("/nowhere"))
         .header("accept-language", "en")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_eq!(v["message"], "not found");
 }
 
@@ -396,15 +377,7 @@ async fn operations_endpoints() {
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap();
     assert!(text.contains("im_http_requests_total"), "{text}");
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).envelope().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
 }
 
@@ -462,15 +435,7 @@ async fn cors_allows_only_configured_origins() {
 #[actix_web::test]
 async fn openapi_lists_every_route_with_its_parameters() {
     let Some(app) = spawn_app().await else { return };
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).envelope().await;
     let expect: &[(&str, &str, &[&str])] = &[
         ("/sms/send", "post", &["nation_code", "phone"]),
         (
@@ -567,15 +532,7 @@ async fn openapi_lists_every_route_with_its_parameters() {
 #[actix_web::test]
 async fn openapi_links_name_operations_of_the_document() {
     let Some(app) = spawn_app().await else { return };
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).envelope().await;
     let ops: Vec<(&String, &Value)> = doc["paths"]
         .as_object()
         .unwrap()
@@ -621,15 +578,7 @@ async fn openapi_links_name_operations_of_the_document() {
 #[actix_web::test]
 async fn openapi_enums_list_values_the_server_takes() {
     let Some(app) = spawn_app().await else { return };
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).envelope().await;
     let values = |input: &str, field: &str| -> Vec<String> {
         let schemas = &doc["components"]["schemas"];
         let mut schema = &schemas[input]["properties"][field];
@@ -699,15 +648,7 @@ async fn the_docs_page_lists_every_route_of_the_document_and_loads_nothing_else(
     let Some(app) = crate::common::spawn_app().await else {
         return;
     };
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).envelope().await;
     let res = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"]

@@ -1,5 +1,6 @@
 //! Hardening, second round (SECURITY.md): test numbers, SMS pumping, token floods.
 
+use crate::common::SendForEnvelope;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,7 +82,7 @@ impl Server {
         if let Some(t) = token {
             req = req.header("token", t);
         }
-        req.send().await.unwrap().json().await.unwrap()
+        req.envelope().await
     }
 
     async fn sign_in(&self) -> String {
@@ -207,12 +208,8 @@ async fn lookups_from_one_network_share_one_budget_whoever_makes_them() {
                 )))
                 .header("token", token)
                 .header("x-forwarded-for", from)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .envelope()
+                .await;
             v["code"].as_u64().unwrap()
         }
     };
@@ -225,12 +222,8 @@ async fn lookups_from_one_network_share_one_budget_whoever_makes_them() {
                 .header("token", token)
                 .header("x-forwarded-for", from)
                 .json(&serde_json::json!({"phones": ["16533333333"]}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .envelope()
+                .await;
             v["code"].as_u64().unwrap()
         }
     };
@@ -258,12 +251,8 @@ async fn review_sign_in(app: &crate::common::TestApp, code: &str, from: &str) ->
             ("check_code", code),
             ("device", "web"),
         ])
-        .send()
+        .envelope()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// A review number's fixed code burns like any code: five wrong tries and even the right

@@ -2,6 +2,7 @@
 //! rotation, EdDSA tokens verified against `/.well-known/jwks.json`, and the
 //! configuration that sets them up. Test keys are generated here, never committed.
 
+use crate::common::SendForEnvelope;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use im_access::config::{JwtAlgorithm, JwtKeySettings, Profile};
@@ -137,15 +138,7 @@ async fn default_configuration_signs_hs256_without_kid() {
     // HS256 secrets are never published.
     let (raw, _) = fetch_jwks(&app).await;
     assert_eq!(raw, serde_json::json!({"keys": []}));
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).envelope().await;
     assert!(doc["paths"]["/.well-known/jwks.json"]["get"].is_object());
     app.stop().await;
 }

@@ -1,5 +1,6 @@
 //! relation/operation rules, lists, searches and contacts, and the events they write.
 
+use crate::common::SendForEnvelope;
 use serde_json::{json, Value};
 
 use crate::common::{
@@ -328,12 +329,8 @@ async fn search_by_nickname_exact_and_hidden_by_blocks() {
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &x.token)
         .form_data(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 0);
     let v = app
         .get(

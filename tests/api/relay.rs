@@ -4,6 +4,7 @@
 //! Without a reachable broker the tests say so and skip, unless
 //! `IM_TEST_REQUIRE_SERVICES=1`.
 
+use crate::common::SendForEnvelope;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -294,7 +295,7 @@ async fn replay(app: &TestApp, query: String, key: Option<&str>) -> Value {
     if let Some(k) = key {
         req = req.header("Authorization", format!("Bearer {k}"));
     }
-    req.send().await.unwrap().json().await.unwrap()
+    req.envelope().await
 }
 
 /// The outbox once every row is marked published (or as it is after 10 s).

@@ -1,6 +1,7 @@
 //! Hostile requests: spoofed client addresses, enumeration, guessing across numbers,
 //! polyglot and oddly named uploads, oversized multipart bodies, slow clients.
 
+use crate::common::SendForEnvelope;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -16,12 +17,8 @@ async fn send_from(app: &TestApp, phone: &str, forwarded_for: &str) -> Value {
         .post(app.url("/sms/send"))
         .header("x-forwarded-for", forwarded_for)
         .form(&[("nation_code", "86"), ("phone", phone)])
-        .send()
+        .envelope()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[actix_web::test]
@@ -175,12 +172,8 @@ async fn polyglots_and_hostile_file_names_are_neutralised() {
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &me.token)
         .form_data(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 0);
     let url = v["data"]["avatar"].as_str().unwrap();
     assert!(!url.contains("passwd") && !url.contains(".."), "{url}");
@@ -244,12 +237,8 @@ async fn multipart_limits_on_parts_and_fields() {
         .post(app.url("/accessuser/updateuserinfo"))
         .header("token", &me.token)
         .form_data(form.text("nickname", "many"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 1);
     let form = Multipart::new().text("nickname", &"x".repeat(100_000));
     let res = app
@@ -270,12 +259,8 @@ async fn multipart_limits_on_parts_and_fields() {
         .client
         .post(app.url("/sms/send"))
         .form_data(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .envelope()
+        .await;
     assert_envelope(&v, 1);
     assert_eq!(v["message"], "无效的号码");
 }
@@ -444,12 +429,8 @@ async fn json_is_recognised_with_parameters_and_suffixes() {
             .post(app.url("/sms/send"))
             .header("content-type", ct)
             .body(json!({"nation_code": "86", "phone": "123"}).to_string())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .envelope()
+            .await;
         assert_envelope(&v, 1);
         assert_eq!(v["message"], "无效的号码", "{ct}");
     }
@@ -465,12 +446,8 @@ async fn sign_in_from(app: &TestApp, phone: &str, code: &str, forwarded_for: &st
             ("check_code", code),
             ("device", "web"),
         ])
-        .send()
+        .envelope()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[actix_web::test]

@@ -574,6 +574,18 @@ impl SendMultipart for reqwest::RequestBuilder {
     }
 }
 
+/// Sends a request and reads its JSON answer (the envelope), whatever the status.
+pub trait SendForEnvelope {
+    fn envelope(self) -> impl std::future::Future<Output = Value> + Send;
+}
+
+impl SendForEnvelope for reqwest::RequestBuilder {
+    async fn envelope(self) -> Value {
+        let res = self.send().await.expect("request");
+        res.json().await.expect("json envelope")
+    }
+}
+
 pub const AMQP_DEFAULT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// A port for a server process the test starts. `bind("127.0.0.1:0")` alone lets two
