@@ -28,12 +28,6 @@ impl TestApp {
         self.post_form(path, form, Some(&who.token)).await
     }
 
-    async fn delete(&self, who: &SignedIn) -> Value {
-        let code = self.send_code(&who.phone).await;
-        self.post_auth("/accessuser/deleteaccount", &[("check_code", &code)], who)
-            .await
-    }
-
     async fn count_rows(&self, sql: &str) -> i64 {
         let conn = self.state.db.conn();
         let row = conn
@@ -393,7 +387,7 @@ async fn a_deleted_account_is_gone_everywhere_and_its_number_may_sign_up_again()
     }
     assert_eq!(app.list_ids(&w.b, "friend").await, vec![w.a.user_id]);
 
-    let v = app.delete(&w.a).await;
+    let v = app.delete_account(&w.a).await;
     assert_envelope(&v, 0);
     assert_eq!(v["data"], "ok");
 
@@ -651,7 +645,7 @@ async fn deleting_while_others_follow_leaves_no_follow_and_no_half_state() {
     };
     let deleter = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let v = app.delete(&x).await;
+        let v = app.delete_account(&x).await;
         tokio::time::sleep(Duration::from_millis(150)).await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         v

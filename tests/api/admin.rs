@@ -363,16 +363,7 @@ async fn lookup_by_id_or_number_shows_profile_state_sessions_and_counts() {
 async fn lookup_input_errors_and_unknown_users() {
     let Some(app) = admin_app().await else { return };
     let gone = app.new_user().await;
-    let code = app.send_code(&gone.phone).await;
-    assert_envelope(
-        &app.post_form(
-            "/accessuser/deleteaccount",
-            &[("check_code", &code)],
-            Some(&gone.token),
-        )
-        .await,
-        0,
-    );
+    assert_envelope(&app.delete_account(&gone).await, 0);
     for (query, message) in [
         ("", "缺少参数 user_id"),
         ("nation_code=86", "缺少参数 phone"),
@@ -525,16 +516,7 @@ async fn refused_bans_change_nothing_and_write_no_audit_row() {
     let Some(app) = admin_app().await else { return };
     let me = app.new_user().await;
     let gone = app.new_user().await;
-    let code = app.send_code(&gone.phone).await;
-    assert_envelope(
-        &app.post_form(
-            "/accessuser/deleteaccount",
-            &[("check_code", &code)],
-            Some(&gone.token),
-        )
-        .await,
-        0,
-    );
+    assert_envelope(&app.delete_account(&gone).await, 0);
     let mark = app.outbox_len().await;
     let now = chrono::Utc::now().timestamp();
     let id = me.user_id;
@@ -960,15 +942,8 @@ async fn deleting_by_an_operator_is_what_deleteaccount_does() {
     let by_user = busy_user(&app, &friend, &foe).await;
     let by_admin = busy_user(&app, &friend, &foe).await;
 
-    let code = app.send_code(&by_user.phone).await;
     let mark = app.outbox_len().await;
-    let v = app
-        .post_form(
-            "/accessuser/deleteaccount",
-            &[("check_code", &code)],
-            Some(&by_user.token),
-        )
-        .await;
+    let v = app.delete_account(&by_user).await;
     assert_envelope(&v, 0);
     let own = events_since(&app, mark).await;
 

@@ -208,6 +208,43 @@ impl Cluster {
     }
 }
 
+/// A probe that uses `token` on process `p`: `getimtoken` is cheap and answers 401 once
+/// the session is gone.
+fn auth(
+    c: std::sync::Arc<Cluster>,
+    token: String,
+) -> impl Fn(usize) -> futures_util::future::BoxFuture<'static, Value> {
+    move |p| {
+        let (c, token) = (c.clone(), token.clone());
+        Box::pin(async move { c.post(p, "/accessuser/getimtoken", &[], Some(&token)).await })
+    }
+}
+
+/// Waits until each of `processes` refuses `token` after `what`, within the staleness
+/// bound README states.
+async fn refused_within_bound(
+    c: &std::sync::Arc<Cluster>,
+    processes: &[usize],
+    what: &str,
+    token: &str,
+) {
+    for &p in processes {
+        let took = c
+            .until(
+                p,
+                what,
+                |v| v["code"] == 401,
+                auth(c.clone(), token.to_owned()),
+            )
+            .await;
+        eprintln!("{what}: process {p} refused the token after {took:?}");
+        assert!(
+            took <= BOUND,
+            "process {p} accepted the token for {took:?} after {what}"
+        );
+    }
+}
+
 async fn cluster(n: usize) -> Option<Cluster> {
     cluster_on(n, &format!("im.test.cluster.{}", rand::random::<u32>())).await
 }
@@ -375,12 +412,6 @@ async fn three_processes_behave_as_one_server() {
 
     // A token revoked on one process is refused by every other within the bound:
     // logout on 1, and a newer android sign-in on 2.
-    let auth = |c: std::sync::Arc<Cluster>, token: String| {
-        move |p: usize| -> futures_util::future::BoxFuture<'static, Value> {
-            let (c, token) = (c.clone(), token.clone());
-            Box::pin(async move { c.post(p, "/accessuser/getimtoken", &[], Some(&token)).await })
-        }
-    };
     for p in 0..3 {
         assert_eq!(auth(c.clone(), friend_token.clone())(p).await["code"], 0); // cached everywhere
     }
@@ -389,38 +420,13 @@ async fn three_processes_behave_as_one_server() {
             .await["code"],
         0
     );
-    for p in [0, 2] {
-        let took = c
-            .until(
-                p,
-                "logout",
-                |v| v["code"] == 401,
-                auth(c.clone(), friend_token.clone()),
-            )
-            .await;
-        eprintln!("logout on process 1 refused by process {p} after {took:?}");
-        assert!(
-            took <= BOUND,
-            "process {p} accepted a revoked token for {took:?}"
-        );
-    }
+    refused_within_bound(&c, &[0, 2], "logout", &friend_token).await;
     for p in 0..3 {
         assert_eq!(auth(c.clone(), token.clone())(p).await["code"], 0);
     }
     let (again, _newer) = c.sign_in(2, 2, &phone, "android").await;
     assert_eq!(again, me);
-    for p in [0, 1] {
-        let took = c
-            .until(
-                p,
-                "replacement",
-                |v| v["code"] == 401,
-                auth(c.clone(), token.clone()),
-            )
-            .await;
-        eprintln!("sign-in on process 2 revoked the old token on process {p} after {took:?}");
-        assert!(took <= BOUND);
-    }
+    refused_within_bound(&c, &[0, 1], "replacement", &token).await;
 }
 
 #[actix_web::test]
@@ -697,12 +703,6 @@ async fn a_ban_on_one_process_holds_on_every_process() {
     let c = std::sync::Arc::new(c);
     let phone = new_phone();
     let (me, token) = c.sign_in(0, 0, &phone, "android").await;
-    let auth = |c: std::sync::Arc<Cluster>, token: String| {
-        move |p: usize| -> futures_util::future::BoxFuture<'static, Value> {
-            let (c, token) = (c.clone(), token.clone());
-            Box::pin(async move { c.post(p, "/accessuser/getimtoken", &[], Some(&token)).await })
-        }
-    };
     for p in 0..3 {
         assert_eq!(auth(c.clone(), token.clone())(p).await["code"], 0); // cached everywhere
     }
@@ -729,21 +729,7 @@ async fn a_ban_on_one_process_holds_on_every_process() {
         )
         .await;
     assert_eq!(v["code"], 0, "{v}");
-    for p in [1, 2] {
-        let took = c
-            .until(
-                p,
-                "the ban",
-                |v| v["code"] == 401,
-                auth(c.clone(), token.clone()),
-            )
-            .await;
-        eprintln!("ban on process 0 refused the token on process {p} after {took:?}");
-        assert!(
-            took <= BOUND,
-            "process {p} accepted a banned user's token for {took:?}"
-        );
-    }
+    refused_within_bound(&c, &[1, 2], "the ban", &token).await;
     for p in [1, 2] {
         let v = c
             .post(

@@ -393,6 +393,18 @@ impl TestApp {
     }
 
     /// A new user signed in on android.
+    /// Deletes `who`'s account the way the app does: a code to its number, then
+    /// `deleteaccount` with it. The envelope.
+    pub async fn delete_account(&self, who: &SignedIn) -> Value {
+        let code = self.send_code(&who.phone).await;
+        self.post_form(
+            "/accessuser/deleteaccount",
+            &[("check_code", &code)],
+            Some(&who.token),
+        )
+        .await
+    }
+
     pub async fn new_user(&self) -> SignedIn {
         let phone = new_phone();
         self.sign_in_device(&phone, "android", "device-1").await
