@@ -171,6 +171,26 @@ async fn lock_limit(c: &impl ConnectionTrait, l: &Limit, now_ms: i64) -> Result<
     Ok(())
 }
 
+/// Whether `l` is used up now. An exact limit is read under its lock, so what a caller
+/// does next in its transaction sees no one in between.
+async fn exhausted(
+    c: &impl ConnectionTrait,
+    l: &Limit,
+    now_ms: i64,
+) -> Result<Option<Exhausted>, DbErr> {
+    let buckets = if l.shards > 1 {
+        l.shard_buckets()
+    } else {
+        lock_limit(c, l, now_ms).await?;
+        vec![l.bucket.clone()]
+    };
+    let slots = counted(c, l, buckets, now_ms).await?;
+    Ok(
+        (slots.iter().map(|(_, n)| n).sum::<i64>() >= i64::from(l.max))
+            .then(|| l.exhausted(&slots, now_ms)),
+    )
+}
+
 /// Takes one unit from every limit, or none if any is exhausted. Call inside a write
 /// transaction: the lock rows (or SQLite's single writer) make concurrent takes on an
 /// exact limit run one after another, and a concurrent first insert of a row is a unique
@@ -182,15 +202,8 @@ pub async fn take(
 ) -> Result<Result<Taken, Exhausted>, DbErr> {
     let mut plan = Vec::with_capacity(limits.len());
     for l in limits {
-        let buckets = if l.shards > 1 {
-            l.shard_buckets()
-        } else {
-            lock_limit(c, l, now_ms).await?;
-            vec![l.bucket.clone()]
-        };
-        let slots = counted(c, l, buckets, now_ms).await?;
-        if slots.iter().map(|(_, n)| n).sum::<i64>() >= i64::from(l.max) {
-            return Ok(Err(l.exhausted(&slots, now_ms)));
+        if let Some(e) = exhausted(c, l, now_ms).await? {
+            return Ok(Err(e));
         }
         let bucket = if l.shards > 1 {
             format!("{}#{}", l.bucket, rand::random::<u32>() % l.shards)
@@ -237,15 +250,8 @@ pub async fn used_up(
     now_ms: i64,
 ) -> Result<Option<Exhausted>, DbErr> {
     for l in limits {
-        let buckets = if l.shards > 1 {
-            l.shard_buckets()
-        } else {
-            lock_limit(c, l, now_ms).await?;
-            vec![l.bucket.clone()]
-        };
-        let slots = counted(c, l, buckets, now_ms).await?;
-        if slots.iter().map(|(_, n)| n).sum::<i64>() >= i64::from(l.max) {
-            return Ok(Some(l.exhausted(&slots, now_ms)));
+        if let Some(e) = exhausted(c, l, now_ms).await? {
+            return Ok(Some(e));
         }
     }
     Ok(None)
