@@ -57,11 +57,13 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<Reply<Readiness>> {
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventPage {
-    /// Message bodies exactly as published, in `seq` order.
+    /// Message bodies exactly as published, in `seq` order:
+    /// `{"id", "seq", "type", "occurred_at", "data"}`.
+    #[schema(value_type = Vec<Object>)]
     events: Vec<Box<RawValue>>,
-    /// The lowest `seq` still kept; a consumer whose `after_seq + 1` is below it has
+    /// The lowest `seq` still kept (null when none is); a consumer whose `after_seq + 1` is below it has
     /// lost events past the retention.
     oldest_seq: Option<i64>,
     /// The `seq` to pass as `after_seq` for the next page.
@@ -74,13 +76,14 @@ const REPLAY_MAX_LIMIT: i64 = 1000;
 #[utoipa::path(
     get,
     path = "/internal/events",
-    tag = "ops",
+    tag = "internal",
+    summary = "Published events after a seq, to fill a gap or catch up after a snapshot",
     params(
-        ("Authorization" = String, Header, description = "Bearer <one of internal.keys, or events.replay_key>"),
         ("after_seq" = Option<i64>, Query, description = "Return events with seq greater than this (default 0)"),
         ("limit" = Option<i64>, Query, description = "At most this many events, 1..=1000 (default 100)"),
     ),
-    responses((status = 200, description = "Envelope; data {events: [message bodies as published], oldest_seq, next_after_seq}. Errors: 1 bad parameter, 401 wrong key, 404 when no IM-server key is configured"))
+    responses((status = 200, body = Envelope<EventPage>, description = "Codes: 0; 1 bad parameter; 401 wrong key. HTTP 404 when no IM-server key is configured")),
+    security(("service_key" = []))
 )]
 pub async fn replay_events(
     _key: ServiceKey,
