@@ -64,13 +64,18 @@ async fn published_seq(app: &TestApp) -> i64 {
 
 /// Every pair of members (deleted ones included), asked of the server in one call per
 /// member, against the replica's answers. Returns how many pairs were compared.
-async fn compare(app: &TestApp, graph: &Graph, members: &Members) -> usize {
+async fn compare(api: &Api, graph: &Graph, members: &Members) -> usize {
     let ids: Vec<i64> = members.borrow().iter().map(|m| m.id).collect();
     let mut pairs = 0;
     for &a in &ids {
-        let v = crate::internal::check(app, a, &ids).await;
-        assert_envelope(&v, 0);
-        for item in v["data"]["items"].as_array().unwrap() {
+        let data = api
+            .post(
+                "/internal/relations/check",
+                &json!({"user_id": a, "others": ids}),
+            )
+            .await
+            .expect("check");
+        for item in data["items"].as_array().unwrap() {
             let b = item["user_id"].as_i64().unwrap();
             let server = ["exists", "follows", "followed_by", "blocks", "blocked_by"]
                 .map(|k| item[k].as_bool().unwrap());
@@ -124,15 +129,15 @@ async fn the_reference_replica_answers_like_the_server_across_restarts_and_gaps(
     let (during, mut graph) = tokio::join!(load, start);
     let until = published_seq(&app).await;
     let counts = follow_until(&api, &channel, &queue, &mut graph, &state, until).await;
-    let pairs = compare(&app, &graph, &members).await;
+    let pairs = compare(&api, &graph, &members).await;
     eprintln!(
         "im_server replica: started under {during} changes; then {counts:?}; {pairs} pairs agree at seq {until}"
     );
 
     // Restart: the replica goes away; changes happen; some of its messages are lost
     // (purged) and more follow. It resumes from its file and replays the hole.
-    drop(channel);
-    conn.close(200, "restart".into()).await.expect("close");
+    let _ = channel.close(200, "restart".into()).await;
+    let _ = conn.close(200, "restart".into()).await;
     changes(&app, &members, 30, &deletions).await;
     let lost_from = published_seq(&app).await;
     let (conn, channel) = connect().await;
@@ -150,21 +155,21 @@ async fn the_reference_replica_answers_like_the_server_across_restarts_and_gaps(
     let counts = follow_until(&api, &channel, &queue, &mut graph, &state, until).await;
     assert!(counts.gaps >= 1, "the purge made a gap: {counts:?}");
     assert!(counts.replayed > 0, "{counts:?}");
-    let pairs = compare(&app, &graph, &members).await;
+    let pairs = compare(&api, &graph, &members).await;
     eprintln!(
         "im_server replica: after a restart and {purged} purged messages, {counts:?}; {pairs} pairs agree at seq {until}"
     );
 
     // A second restart through `start`: the file, then the events it missed.
-    drop(channel);
-    conn.close(200, "restart".into()).await.expect("close");
+    let _ = channel.close(200, "restart".into()).await;
+    let _ = conn.close(200, "restart".into()).await;
     changes(&app, &members, 20, &deletions).await;
     let (conn, channel) = connect().await;
     let graph = replica::start(&api, &channel, &exchange, &queue, &state.0)
         .await
         .expect("restart");
     assert_eq!(graph.last_seq, published_seq(&app).await);
-    compare(&app, &graph, &members).await;
+    compare(&api, &graph, &members).await;
     let _ = channel
         .queue_delete(queue.as_str().into(), Default::default())
         .await;

@@ -292,7 +292,7 @@ pub async fn walk_into(api: &Api, graph: &mut Graph, kind: &str, page: u32) -> (
             None => return (s, pages),
         }
         // Room for the changes to land between pages.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(15)).await;
     }
 }
 
@@ -318,7 +318,7 @@ async fn a_snapshot_walked_under_load_plus_the_events_after_it_is_the_final_stat
     let members = members(&app, 24).await;
     // Some relations to start from.
     let deletions = Arc::new(AtomicUsize::new(6));
-    for _ in 0..80 {
+    for _ in 0..150 {
         one_change(&app, &members, &AtomicUsize::new(0)).await;
     }
     drained(&app).await;
