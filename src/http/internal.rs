@@ -97,6 +97,7 @@ const SNAPSHOT_DEFAULT_LIMIT: u64 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct SnapshotInput {
     /// What to walk.
+    #[param(inline)]
     kind: SnapshotKind,
     /// The `next` of the previous page; absent on the first page.
     after: Option<String>,
