@@ -89,7 +89,7 @@ async fn main() -> Result<(), replica::Error> {
     }
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut report = |_: &replica::graph::Graph, c: Counts| {
-        if c.applied % 1000 == 0 || c.gaps > 0 {
+        if c.applied.is_multiple_of(1000) || c.gaps > 0 {
             println!("{c:?}");
         }
     };
