@@ -348,6 +348,23 @@ async fn users_answer_state_in_the_order_asked_and_leave_unknown_ids_out() {
     )
     .await;
     assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    // A thousand ids in PHP's spelling fit in the request line.
+    let q: Vec<String> = (0..1000)
+        .map(|i| {
+            format!(
+                "ids[]={}",
+                if i == 999 {
+                    a.user_id
+                } else {
+                    9_000_000_000 + i
+                }
+            )
+        })
+        .collect();
+    let v = get(&app, &format!("/internal/users?{}", q.join("&"))).await;
+    assert_envelope(&v, 0);
+    assert_eq!(v["data"][0]["user_id"], a.user_id);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
     // Bad input: code 1, naming the parameter.
     let many = (1..=1001)
         .map(|i| i.to_string())
