@@ -5,8 +5,8 @@ use entity::relay_state;
 use entity::user::{self, Entity as Users};
 use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 
 use super::relations::Edge;
@@ -48,27 +48,44 @@ pub async fn pair_rows(
     others: &[i64],
 ) -> Result<PairRows, DbErr> {
     let backend = c.get_database_backend();
-    // Integers formatted by us, not text from the request: nothing to escape.
-    let list = if others.is_empty() {
-        "NULL".to_owned()
-    } else {
+    let parts = [
+        "SELECT 's' AS k, next_seq - 1 AS v FROM relay_state WHERE name = 'outbox'",
+        "SELECT 'u', id FROM users WHERE id IN (L) AND deleted_at IS NULL",
+        "SELECT 'f', target_id FROM follows WHERE user_id = U AND target_id IN (L)",
+        "SELECT 'g', user_id FROM follows WHERE target_id = U AND user_id IN (L)",
+        "SELECT 'b', target_id FROM blocks WHERE user_id = U AND target_id IN (L)",
+        "SELECT 'c', user_id FROM blocks WHERE target_id = U AND user_id IN (L)",
+    ]
+    .join(" UNION ALL ");
+    let ids = || {
         others
             .iter()
             .map(i64::to_string)
             .collect::<Vec<_>>()
             .join(",")
     };
-    let sql = format!(
-        "SELECT 's' AS k, next_seq - 1 AS v FROM relay_state WHERE name = 'outbox' \
-         UNION ALL SELECT 'u', id FROM users WHERE id IN ({list}) AND deleted_at IS NULL \
-         UNION ALL SELECT 'f', target_id FROM follows WHERE user_id = {user} AND target_id IN ({list}) \
-         UNION ALL SELECT 'g', user_id FROM follows WHERE target_id = {user} AND user_id IN ({list}) \
-         UNION ALL SELECT 'b', target_id FROM blocks WHERE user_id = {user} AND target_id IN ({list}) \
-         UNION ALL SELECT 'c', user_id FROM blocks WHERE target_id = {user} AND user_id IN ({list})"
-    );
-    let rows = c
-        .query_all_raw(Statement::from_string(backend, sql))
-        .await?;
+    let stmt = if backend == DbBackend::Postgres {
+        // One array parameter: the statement's text is the same for every call, so it
+        // is parsed once per connection (with a thousand literals five times over,
+        // parsing and planning alone took ~30 ms).
+        let sql = parts
+            .replace("IN (L)", "= ANY($2::bigint[])")
+            .replace(" U ", " $1 ");
+        let list = format!("{{{}}}", ids());
+        Statement::from_sql_and_values(backend, sql, [user.into(), list.into()])
+    } else {
+        // Integers formatted by us, not text from the request: nothing to escape.
+        let list = if others.is_empty() {
+            "NULL".to_owned()
+        } else {
+            ids()
+        };
+        let sql = parts
+            .replace("(L)", &format!("({list})"))
+            .replace(" U ", &format!(" {user} "));
+        Statement::from_string(backend, sql)
+    };
+    let rows = c.query_all_raw(stmt).await?;
     let mut out = PairRows::default();
     for row in rows {
         let kind: String = match row.try_get_by_index::<String>(0) {

