@@ -36,6 +36,27 @@ async fn main() -> Result<(), replica::Error> {
     let queue = env("QUEUE", "im-server.replica");
     let state = std::path::PathBuf::from(env("STATE", "im-server.state.json"));
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Token checks need no broker and no graph.
+    if let ["verify", token, rest @ ..] = words.as_slice() {
+        let keys = token_keys(&api).await?;
+        match rest {
+            [] => println!("{:?}", keys.verify_im_token(token)),
+            [act, members] => {
+                let members = members
+                    .split(',')
+                    .map(|m| m.trim().parse::<i64>())
+                    .collect::<Result<Vec<_>, _>>()?;
+                println!(
+                    "{:?} (members hash {})",
+                    keys.verify_action(token, act, &members),
+                    token::members_hash(&members)
+                );
+            }
+            _ => return Err("verify <token> [<act> <members,…>]".into()),
+        }
+        return Ok(());
+    }
 
     let conn = lapin::Connection::connect(&amqp, lapin::ConnectionProperties::default()).await?;
     let channel = conn.create_channel().await?;
@@ -47,12 +68,7 @@ async fn main() -> Result<(), replica::Error> {
         graph.users.len(),
         graph.last_seq
     );
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    match words.as_slice() {
         ["may-send", a, b] => {
             let (a, b): (i64, i64) = (a.parse()?, b.parse()?);
             println!("may {a} send to {b}: {}", graph.may_send(a, b));
@@ -64,25 +80,6 @@ async fn main() -> Result<(), replica::Error> {
                 )
                 .await?;
             println!("replica {:?}, server {}", graph.flags(a, b), v["items"][0]);
-            return Ok(());
-        }
-        ["verify", token, rest @ ..] => {
-            let keys = token_keys(&api).await?;
-            match rest {
-                [] => println!("{:?}", keys.verify_im_token(token)),
-                [act, members] => {
-                    let members = members
-                        .split(',')
-                        .map(|m| m.trim().parse::<i64>())
-                        .collect::<Result<Vec<_>, _>>()?;
-                    println!(
-                        "{:?} (members hash {})",
-                        keys.verify_action(token, act, &members),
-                        token::members_hash(&members)
-                    );
-                }
-                _ => return Err("verify <token> [<act> <members,…>]".into()),
-            }
             return Ok(());
         }
         _ => {}

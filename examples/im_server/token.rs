@@ -73,6 +73,10 @@ impl Keys {
     }
 
     fn claims<C: serde::de::DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
+        // im-access builds jsonwebtoken without a crypto backend and brings its own
+        // HS256/EdDSA; a standalone IM server would enable jsonwebtoken's `rust_crypto`
+        // feature instead.
+        im_access::domain::jwt::install_crypto();
         let (key, alg) = self.key_for(token)?;
         let mut v = Validation::new(alg);
         // `aud` is a number here, not the string the library checks; it is compared
