@@ -68,21 +68,18 @@ async fn main() -> Result<(), replica::Error> {
         graph.users.len(),
         graph.last_seq
     );
-    match words.as_slice() {
-        ["may-send", a, b] => {
-            let (a, b): (i64, i64) = (a.parse()?, b.parse()?);
-            println!("may {a} send to {b}: {}", graph.may_send(a, b));
-            // The server's own answer, for comparison.
-            let v = api
-                .post(
-                    "/internal/relations/check",
-                    &serde_json::json!({"user_id": a, "others": [b]}),
-                )
-                .await?;
-            println!("replica {:?}, server {}", graph.flags(a, b), v["items"][0]);
-            return Ok(());
-        }
-        _ => {}
+    if let ["may-send", a, b] = words.as_slice() {
+        let (a, b): (i64, i64) = (a.parse()?, b.parse()?);
+        println!("may {a} send to {b}: {}", graph.may_send(a, b));
+        // The server's own answer, for comparison.
+        let v = api
+            .post(
+                "/internal/relations/check",
+                &serde_json::json!({"user_id": a, "others": [b]}),
+            )
+            .await?;
+        println!("replica {:?}, server {}", graph.flags(a, b), v["items"][0]);
+        return Ok(());
     }
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut report = |_: &replica::graph::Graph, c: Counts| {
