@@ -164,11 +164,12 @@ async fn the_reference_replica_answers_like_the_server_across_restarts_and_gaps(
     let _ = channel.close(200, "restart".into()).await;
     let _ = conn.close(200, "restart".into()).await;
     changes(&app, &members, 20, &deletions).await;
+    let until = published_seq(&app).await;
     let (conn, channel) = connect().await;
     let graph = replica::start(&api, &channel, &exchange, &queue, &state.0)
         .await
         .expect("restart");
-    assert_eq!(graph.last_seq, published_seq(&app).await);
+    assert_eq!(graph.last_seq, until);
     compare(&api, &graph, &members).await;
     let _ = channel
         .queue_delete(queue.as_str().into(), Default::default())
