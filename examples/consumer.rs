@@ -9,8 +9,9 @@
 //! then acknowledges it (so a crash redelivers rather than loses). Delivery is at least
 //! once: duplicates are skipped by event `id`. `seq` numbers the published stream
 //! without gaps; on a gap the consumer would fetch the missing range from
-//! `GET /internal/events?after_seq=<last seen>` with the replay key (here it only
-//! reports it).
+//! `GET /internal/events?after_seq=<last seen>` with an IM-server key (here it only
+//! reports it). `examples/im_server` does the whole job: snapshot, queue, gap replay,
+//! restart from a state file.
 
 use std::collections::{HashSet, VecDeque};
 

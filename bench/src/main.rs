@@ -6,6 +6,7 @@
 //! ```
 
 mod http;
+mod internal;
 mod load;
 mod pg;
 mod procstat;
@@ -46,6 +47,8 @@ enum Group {
     Signin,
     Imtoken,
     Growth,
+    /// The IM server's routes: snapshot streaming and relations/check (issue 15).
+    Internal,
 }
 
 #[derive(Parser, Debug)]
@@ -426,6 +429,7 @@ async fn bench(
     let healthz = Rc::new(vec![http::get(addr, "/healthz")]);
     let read_reqs = Rc::new(scenarios::read_requests(addr, &seeded, plan.sessions));
     let mut memory = None;
+    let mut internal_notes: Vec<String> = Vec::new();
 
     // Memory pass: every user's first page once, cold caches.
     if want(Group::Memory) || want(Group::Read) {
@@ -699,6 +703,19 @@ async fn bench(
         }
     }
 
+    if want(Group::Internal) {
+        let f = internal::run(
+            addr,
+            server.pid,
+            &cli.pg_url,
+            database,
+            seeded.user_rows,
+            seeded.follow_rows,
+        )
+        .await?;
+        internal_notes = f.lines;
+    }
+
     if let Some(m) = memory.as_mut() {
         m.peak_rss_at_end_kb = procstat::status_kb(server.pid, "VmHWM").unwrap_or(0);
     }
@@ -778,7 +795,7 @@ async fn bench(
         scenarios: ctx.results,
         memory,
         server_log_lines,
-        notes,
+        notes: notes.into_iter().chain(internal_notes).collect(),
         total_secs: started.elapsed().as_secs_f64(),
     })
 }

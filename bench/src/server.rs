@@ -74,6 +74,8 @@ pub struct Server {
 
 /// The JWT secret the server runs with (not a real one: the bench never leaves loopback).
 pub const JWT_SECRET: &str = "im-access-bench-secret-0123456789abcdef";
+/// The IM server's key the server runs with (`--only internal`).
+pub const INTERNAL_KEY: &str = "im-access-bench-internal-key-0123456789";
 
 impl Server {
     pub async fn start(cfg: &ServerConfig) -> Result<Server> {
@@ -95,6 +97,7 @@ impl Server {
             .env("IM__DATABASE__URL", &cfg.database_url)
             .env("IM__DATABASE__MAX_CONNECTIONS", cfg.db_pool.to_string())
             .env("IM__JWT__SECRET", JWT_SECRET)
+            .env("IM__INTERNAL__KEYS", INTERNAL_KEY)
             .env("IM__LOG__LEVEL", &cfg.log_level)
             .env("IM__SERVER__TRUSTED_PROXIES", "127.0.0.1")
             .env("IM__SMS__PROVIDER", "file")

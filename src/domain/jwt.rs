@@ -7,6 +7,12 @@
 
 mod crypto;
 
+/// Makes the server's HS256/EdDSA implementation jsonwebtoken's process-wide provider
+/// (idempotent). A process that verifies tokens without building a `JwtIssuer` first
+/// (a test, the example IM server) calls it: jsonwebtoken, built here without a
+/// backend, otherwise settles on a provider that panics, for the whole process.
+pub use crypto::install as install_crypto;
+
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

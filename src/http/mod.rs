@@ -7,6 +7,7 @@ pub mod docs;
 pub mod envelope;
 pub mod extract;
 pub mod input;
+pub mod internal;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
@@ -265,7 +266,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/openapi.json", &small).route(web::get().to(ops::openapi)))
         .service(post("/docs", &small).route(web::get().to(ops::docs)))
         .service(post("/.well-known/jwks.json", &small).route(web::get().to(ops::jwks)))
-        .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)));
+        .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)))
+        .service(post("/internal/relations/check", &small).route(web::post().to(internal::check)))
+        .service(post("/internal/users", &small).route(web::get().to(internal::users)))
+        .service(post("/internal/snapshot", &small).route(web::get().to(internal::snapshot)));
     // No admin key: nothing under /admin/ exists (every path there is 404).
     if !settings.admin.keys.is_empty() {
         let public = &settings.server.public_base_url;

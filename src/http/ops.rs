@@ -12,7 +12,7 @@ use super::extract::ServiceKey;
 use super::openapi::{Done, Envelope};
 use super::params::Params;
 use super::AppState;
-use crate::error::{ApiError, ApiResult, Cause, Dependency, Invalid};
+use crate::error::{ApiError, ApiResult, Cause, Dependency};
 use crate::store::outbox;
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", summary = "Alive", responses((status = 200, body = Envelope<Done>, description = "data \"ok\" while the process runs")))]
@@ -57,11 +57,13 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<Reply<Readiness>> {
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventPage {
-    /// Message bodies exactly as published, in `seq` order.
+    /// Message bodies exactly as published, in `seq` order:
+    /// `{"id", "seq", "type", "occurred_at", "data"}`.
+    #[schema(value_type = Vec<Object>)]
     events: Vec<Box<RawValue>>,
-    /// The lowest `seq` still kept; a consumer whose `after_seq + 1` is below it has
+    /// The lowest `seq` still kept (null when none is); a consumer whose `after_seq + 1` is below it has
     /// lost events past the retention.
     oldest_seq: Option<i64>,
     /// The `seq` to pass as `after_seq` for the next page.
@@ -69,32 +71,37 @@ pub struct EventPage {
 }
 
 const REPLAY_DEFAULT_LIMIT: i64 = 100;
-const REPLAY_MAX_LIMIT: i64 = 1000;
+
+#[derive(serde::Deserialize, validator::Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsInput {
+    /// Events with a seq greater than this (default 0).
+    #[validate(range(min = 0))]
+    #[param(minimum = 0, example = 41)]
+    after_seq: Option<i64>,
+    /// At most this many events, 1–1000 (default 100).
+    #[validate(range(min = 1, max = 1000))]
+    #[param(minimum = 1, maximum = 1000, example = 500)]
+    limit: Option<i64>,
+}
 
 #[utoipa::path(
     get,
     path = "/internal/events",
-    tag = "ops",
-    params(
-        ("Authorization" = String, Header, description = "Bearer <one of internal.keys, or events.replay_key>"),
-        ("after_seq" = Option<i64>, Query, description = "Return events with seq greater than this (default 0)"),
-        ("limit" = Option<i64>, Query, description = "At most this many events, 1..=1000 (default 100)"),
-    ),
-    responses((status = 200, description = "Envelope; data {events: [message bodies as published], oldest_seq, next_after_seq}. Errors: 1 bad parameter, 401 wrong key, 404 when no IM-server key is configured"))
+    tag = "internal",
+    summary = "Published events after a seq, to fill a gap or catch up after a snapshot",
+    params(EventsInput),
+    responses((status = 200, body = Envelope<EventPage>, description = "Codes: 0; 1 bad parameter; 401 wrong key. HTTP 404 when no IM-server key is configured")),
+    security(("service_key" = []))
 )]
 pub async fn replay_events(
     _key: ServiceKey,
     state: web::Data<AppState>,
     p: Params,
 ) -> ApiResult<Reply<EventPage>> {
-    let after_seq = p.opt_i64("after_seq")?.unwrap_or(0);
-    if after_seq < 0 {
-        return Err(ApiError::Invalid(Invalid::Param("after_seq".into())));
-    }
-    let limit = p.opt_i64("limit")?.unwrap_or(REPLAY_DEFAULT_LIMIT);
-    if !(1..=REPLAY_MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::Invalid(Invalid::Param("limit".into())));
-    }
+    let input: EventsInput = p.parse()?;
+    let after_seq = input.after_seq.unwrap_or(0);
+    let limit = input.limit.unwrap_or(REPLAY_DEFAULT_LIMIT);
     let conn = state.db.conn();
     let rows = outbox::published_after(&conn, after_seq, limit as u64).await?;
     let oldest_seq = outbox::oldest_seq(&conn).await?;

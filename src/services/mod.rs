@@ -8,6 +8,7 @@
 //! (`store::outbox`); after the commit it wakes the relay and drops what it made stale
 //! in this process's caches.
 
+pub mod internal;
 pub mod profile;
 pub mod relation;
 pub mod session;

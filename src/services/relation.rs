@@ -20,6 +20,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::relation::{ListKind, RelationOp};
 use crate::error::{ApiError, ApiResult, Invalid};
 use crate::events::OutboxSignal;
+use crate::store::internal::{self, PairRows};
 use crate::store::rate::{self, Limit};
 use crate::store::relations::{self, Edge};
 use crate::store::{outbox, users, Db, TxError};
@@ -56,6 +57,33 @@ pub struct ContactPage {
     pub page_info: PageInfo,
     #[schema(value_type = Vec<Contact>)]
     pub list: Arc<[Contact]>,
+}
+
+/// How `user_id` stands with the user who asked about it (`/internal/relations/check`).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PairState {
+    #[schema(example = 7)]
+    pub user_id: i64,
+    /// A live user (false for an unknown or deleted id, whose flags are all false).
+    pub exists: bool,
+    /// The asking user follows this one.
+    pub follows: bool,
+    /// This one follows the asking user.
+    pub followed_by: bool,
+    /// The asking user blocks this one.
+    pub blocks: bool,
+    /// This one blocks the asking user.
+    pub blocked_by: bool,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RelationCheck {
+    /// The last seq published when the relations were read: every change published up
+    /// to it is in the answer.
+    #[schema(example = 1042)]
+    pub seq: i64,
+    /// One per id asked, in the order asked.
+    pub items: Vec<PairState>,
 }
 
 /// A user's list of ids as cached, newest first, with the last page built from it.
@@ -427,6 +455,113 @@ impl RelationService {
             return Err(ApiError::Blocked);
         }
         Ok(())
+    }
+
+    /// `/internal/relations/check`: how `user` stands with each of `others`, in the
+    /// order asked. Warm (the user's four lists cached and caches coherent): the lists,
+    /// the profile cache for who exists, and one read of the seq, taken before the lists
+    /// so every change published up to it is in them. Cold: one statement
+    /// (`store::internal::pair_rows`), and the user's lists are loaded in the
+    /// background for the next call.
+    pub async fn check(self: &Arc<Self>, user: i64, others: &[i64]) -> ApiResult<RelationCheck> {
+        let mut distinct = others.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let rows = match self.warm_pair_rows(user, &distinct).await? {
+            Some(rows) => rows,
+            None => {
+                let rows = internal::pair_rows(&self.db.conn(), user, &distinct).await?;
+                self.warm_lists(user);
+                rows
+            }
+        };
+        let set = |v: Vec<i64>| v.into_iter().collect::<HashSet<i64>>();
+        let (live, follows, followed_by, blocks, blocked_by) = (
+            set(rows.live),
+            set(rows.follows),
+            set(rows.followed_by),
+            set(rows.blocks),
+            set(rows.blocked_by),
+        );
+        let items = others
+            .iter()
+            .map(|&id| {
+                let exists = live.contains(&id);
+                PairState {
+                    user_id: id,
+                    exists,
+                    follows: exists && follows.contains(&id),
+                    followed_by: exists && followed_by.contains(&id),
+                    blocks: exists && blocks.contains(&id),
+                    blocked_by: exists && blocked_by.contains(&id),
+                }
+            })
+            .collect();
+        Ok(RelationCheck {
+            seq: rows.seq,
+            items,
+        })
+    }
+
+    const CHECK_LISTS: [ListKind; 4] = [
+        ListKind::Following,
+        ListKind::Fans,
+        ListKind::Blocking,
+        ListKind::BlockedBy,
+    ];
+
+    /// The check's rows from the caches, or None when one of the user's lists is not
+    /// cached (or the caches are off).
+    async fn warm_pair_rows(&self, user: i64, others: &[i64]) -> ApiResult<Option<PairRows>> {
+        for kind in Self::CHECK_LISTS {
+            if self.lists.peek(&(user, kind)).await.is_none() {
+                return Ok(None);
+            }
+        }
+        let seq = internal::last_published_seq(&self.db.conn()).await?;
+        // Read again after the seq: an invalidation in between makes this call cold.
+        let mut lists = Vec::with_capacity(4);
+        for kind in Self::CHECK_LISTS {
+            match self.lists.peek(&(user, kind)).await {
+                Some(l) => lists.push(l),
+                None => return Ok(None),
+            }
+        }
+        let wanted: HashSet<i64> = others.iter().copied().collect();
+        let pick = |l: &Arc<CachedList>| -> Vec<i64> {
+            l.iter().copied().filter(|id| wanted.contains(id)).collect()
+        };
+        let live = self
+            .profiles
+            .profiles(others)
+            .await?
+            .iter()
+            .map(|p| p.user_id)
+            .collect();
+        Ok(Some(PairRows {
+            seq,
+            live,
+            follows: pick(&lists[0]),
+            followed_by: pick(&lists[1]),
+            blocks: pick(&lists[2]),
+            blocked_by: pick(&lists[3]),
+        }))
+    }
+
+    /// Loads the user's lists into the cache, off the request's path.
+    fn warm_lists(self: &Arc<Self>, user: i64) {
+        if !self.lists.enabled() {
+            return;
+        }
+        let me = self.clone();
+        actix_web::rt::spawn(async move {
+            for kind in Self::CHECK_LISTS {
+                if let Err(e) = me.list_ids(user, kind).await {
+                    tracing::debug!(user, error = %e, "warming the check's lists");
+                    return;
+                }
+            }
+        });
     }
 
     pub(super) async fn apply(&self, event: &Event) {

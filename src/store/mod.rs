@@ -2,6 +2,7 @@
 //! queries of each aggregate (functions over any `ConnectionTrait`).
 
 pub mod audit;
+pub mod internal;
 pub mod outbox;
 pub mod rate;
 pub mod relations;

@@ -18,7 +18,7 @@ pub enum Edge {
 }
 
 impl Edge {
-    fn table(self) -> Alias {
+    pub(crate) fn table(self) -> Alias {
         Alias::new(match self {
             Edge::Follow => "follows",
             Edge::Block => "blocks",

@@ -116,6 +116,9 @@ fn environment_values_keep_their_exact_text() {
     assert_envelope(&signed, 0);
     // The IM server, configured with the same secret, accepts the token.
     let im_token = signed["data"]["im_token"].as_str().unwrap();
+    // No app in this process: pick jsonwebtoken's provider before its first use, or
+    // every app a later test builds in this process would panic when signing.
+    im_access::domain::jwt::install_crypto();
     let mut v = Validation::new(Algorithm::HS256);
     v.validate_aud = false;
     let claims = decode::<Value>(im_token, &DecodingKey::from_secret(secret.as_bytes()), &v)

@@ -13,6 +13,8 @@ mod config;
 mod console;
 mod contract;
 mod hardening;
+mod im_server;
+mod internal;
 mod jwt_keys;
 mod lifecycle;
 mod pools;
@@ -24,3 +26,12 @@ mod resilience;
 mod security;
 mod sms;
 mod sms_providers;
+mod snapshot_load;
+
+// The reference IM-server replica and token recipe, as the example builds them.
+#[allow(dead_code)]
+#[path = "../../examples/im_server/token.rs"]
+mod im_token;
+#[allow(dead_code)]
+#[path = "../../examples/im_server/replica.rs"]
+mod replica;

@@ -344,7 +344,68 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Published events after a seq, to fill a gap or catch up after a snapshot */
         get: operations["replay_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/relations/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * How one user stands with up to 1000 others: exists, follows, followed_by, blocks, blocked_by
+         * @description `follows`: user_id follows the other; `blocked_by`: the other blocks user_id. An unknown or deleted other has exists false and every flag false. Answered from the caches when the user's lists are in them, else from one database statement; `seq` is the last published event seq when read.
+         */
+        post: operations["check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/snapshot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One page of every follow, block or user, by a stable key, with the seq to replay events after
+         * @description Walk a kind from the first page (no `after`) to the page whose `next` is null, passing each `next` as `after`. `snapshot_seq` is the last event seq published when the walk's first page was read, the same on every page. Load the three kinds, then apply every event with seq > snapshot_seq (the smallest of the three walks' values) in seq order: the result is the current state, even if changes were made during the walk. Follows and blocks are ordered by (from_user_id, to_user_id), users by user_id; deleted users appear with state deleted.
+         */
+        get: operations["snapshot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users by id with their state (active, banned, deleted), in the order asked
+         * @description Ids that never existed are left out. A deleted user is answered with state deleted and null nickname and avatar.
+         */
+        get: operations["users"];
         put?: never;
         post?: never;
         delete?: never;
@@ -555,6 +616,18 @@ export interface components {
              */
             phone: string;
         };
+        CheckInput: {
+            /**
+             * @description The others, 1 to 1000, answered in this order (repeats answered again).
+             * @example [
+             *       7,
+             *       8
+             *     ]
+             */
+            others: components["schemas"]["UserId"][];
+            /** @description The user the answer is about (6 in "6 follows 7"). */
+            user_id: components["schemas"]["UserId"];
+        };
         /** @description How a `Contact` is written (the wire's shape, for the OpenAPI document). */
         Contact: {
             /** @description The avatar's URL, or null. */
@@ -713,6 +786,49 @@ export interface components {
          * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
          *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
          */
+        Envelope_EventPage: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /**
+                 * @description Message bodies exactly as published, in `seq` order:
+                 *     `{"id", "seq", "type", "occurred_at", "data"}`.
+                 */
+                events: Record<string, never>[];
+                /**
+                 * Format: int64
+                 * @description The `seq` to pass as `after_seq` for the next page.
+                 */
+                next_after_seq: number;
+                /**
+                 * Format: int64
+                 * @description The lowest `seq` still kept (null when none is); a consumer whose `after_seq + 1` is below it has
+                 *     lost events past the retention.
+                 */
+                oldest_seq?: number | null;
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
         Envelope_ProfileData: {
             /**
              * Format: int32
@@ -787,6 +903,42 @@ export interface components {
          * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
          *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
          */
+        Envelope_RelationCheck: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /** @description One per id asked, in the order asked. */
+                items: components["schemas"]["PairState"][];
+                /**
+                 * Format: int64
+                 * @description The last seq published when the relations were read: every change published up
+                 *     to it is in the answer.
+                 * @example 1042
+                 */
+                seq: number;
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
         Envelope_SignInData: {
             /**
              * Format: int32
@@ -830,6 +982,43 @@ export interface components {
                  * @example 8
                  */
                 user_id: number;
+            } | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
+        Envelope_SnapshotPage: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                items: components["schemas"]["SnapshotItems"];
+                /** @description Pass as `after` for the next page; null on the last one. */
+                next?: string | null;
+                /**
+                 * Format: int64
+                 * @description The last seq published when the walk's first page was read; the same on every
+                 *     page of the walk. Apply the events after it to what the pages hold.
+                 * @example 1042
+                 */
+                snapshot_seq: number;
             } | null;
             /**
              * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
@@ -1005,6 +1194,48 @@ export interface components {
          * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
          *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
          */
+        Envelope_Vec_ImUser: {
+            /**
+             * Format: int32
+             * @description 0 on success; else an error code (API.md "Error codes"): 1 invalid input or a
+             *     rule refused it, 401 sign in again, 403 not allowed, 413, 415, 429 too many
+             *     requests (with `Retry-After`), 500, 503.
+             * @example 0
+             */
+            code: number;
+            data: {
+                /** @description The avatar's URL, or null. */
+                avatar?: string | null;
+                /** @description RFC 3339, while banned with an end; else null. */
+                banned_until?: string | null;
+                /**
+                 * @description Null once deleted.
+                 * @example GLdKtM
+                 */
+                nickname?: string | null;
+                state: components["schemas"]["UserState"];
+                /**
+                 * Format: int64
+                 * @example 7
+                 */
+                user_id: number;
+            }[] | null;
+            /**
+             * @description "ok" on success; else what went wrong, in Chinese or (`Accept-Language: en`)
+             *     English.
+             * @example ok
+             */
+            message: string;
+            /**
+             * @description 32 lowercase hex digits, also in the `X-Request-Id` header.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            "request-id": string;
+        };
+        /**
+         * @description Every answer: the route's `data` on success (`code` 0), `null` with an error code
+         *     otherwise. HTTP status is 200 for everything a route produces (API.md "Envelope").
+         */
         Envelope_Vec_PhoneContact: {
             /**
              * Format: int32
@@ -1086,6 +1317,24 @@ export interface components {
              */
             "request-id": string;
         };
+        EventPage: {
+            /**
+             * @description Message bodies exactly as published, in `seq` order:
+             *     `{"id", "seq", "type", "occurred_at", "data"}`.
+             */
+            events: Record<string, never>[];
+            /**
+             * Format: int64
+             * @description The `seq` to pass as `after_seq` for the next page.
+             */
+            next_after_seq: number;
+            /**
+             * Format: int64
+             * @description The lowest `seq` still kept (null when none is); a consumer whose `after_seq + 1` is below it has
+             *     lost events past the retention.
+             */
+            oldest_seq?: number | null;
+        };
         ImTokenInput: {
             /**
              * @description An IM action, `[a-z][a-z0-9_.]{0,63}`; absent: a fresh login im_token.
@@ -1093,6 +1342,24 @@ export interface components {
              */
             act?: string | null;
             members?: (number | string)[] | string;
+        };
+        /** @description A user as `/internal/users` and the `users` snapshot give it. */
+        ImUser: {
+            /** @description The avatar's URL, or null. */
+            avatar?: string | null;
+            /** @description RFC 3339, while banned with an end; else null. */
+            banned_until?: string | null;
+            /**
+             * @description Null once deleted.
+             * @example GLdKtM
+             */
+            nickname?: string | null;
+            state: components["schemas"]["UserState"];
+            /**
+             * Format: int64
+             * @example 7
+             */
+            user_id: number;
         };
         ListInput: {
             /**
@@ -1150,6 +1417,37 @@ export interface components {
              */
             totalPage: number;
         };
+        /** @description A follow or a block: `from_user_id` follows (blocks) `to_user_id`. */
+        Pair: {
+            /**
+             * Format: int64
+             * @example 6
+             */
+            from_user_id: number;
+            /**
+             * Format: int64
+             * @example 7
+             */
+            to_user_id: number;
+        };
+        /** @description How `user_id` stands with the user who asked about it (`/internal/relations/check`). */
+        PairState: {
+            /** @description This one blocks the asking user. */
+            blocked_by: boolean;
+            /** @description The asking user blocks this one. */
+            blocks: boolean;
+            /** @description A live user (false for an unknown or deleted id, whose flags are all false). */
+            exists: boolean;
+            /** @description This one follows the asking user. */
+            followed_by: boolean;
+            /** @description The asking user follows this one. */
+            follows: boolean;
+            /**
+             * Format: int64
+             * @example 7
+             */
+            user_id: number;
+        };
         /** @description A registered phone contact: the contact, and the number as the caller gave it. */
         PhoneContact: {
             /** @description The avatar's URL, or null. */
@@ -1205,6 +1503,17 @@ export interface components {
              */
             database: string;
             outbox: components["schemas"]["Backlog"];
+        };
+        RelationCheck: {
+            /** @description One per id asked, in the order asked. */
+            items: components["schemas"]["PairState"][];
+            /**
+             * Format: int64
+             * @description The last seq published when the relations were read: every change published up
+             *     to it is in the answer.
+             * @example 1042
+             */
+            seq: number;
         };
         RevokeInput: {
             /**
@@ -1306,6 +1615,20 @@ export interface components {
              */
             phone: string;
         };
+        /** @description A page's items: pairs for `follows` and `blocks`, users for `users`. */
+        SnapshotItems: components["schemas"]["Pair"][] | components["schemas"]["ImUser"][];
+        SnapshotPage: {
+            items: components["schemas"]["SnapshotItems"];
+            /** @description Pass as `after` for the next page; null on the last one. */
+            next?: string | null;
+            /**
+             * Format: int64
+             * @description The last seq published when the walk's first page was read; the same on every
+             *     page of the walk. Apply the events after it to what the pages hold.
+             * @example 1042
+             */
+            snapshot_seq: number;
+        };
         /** @description `/admin/users/lookup`'s `data`. */
         UserCard: {
             /** @description The avatar's URL, or null. */
@@ -1358,6 +1681,11 @@ export interface components {
             /** @description The user. */
             user_id: components["schemas"]["UserId"];
         };
+        /**
+         * @description An account's state as the IM server sees it.
+         * @enum {string}
+         */
+        UserState: "active" | "banned" | "deleted";
     };
     responses: never;
     parameters: never;
@@ -2055,26 +2383,125 @@ export interface operations {
     replay_events: {
         parameters: {
             query?: {
-                /** @description Return events with seq greater than this (default 0) */
+                /**
+                 * @description Events with a seq greater than this (default 0).
+                 * @example 41
+                 */
                 after_seq?: number;
-                /** @description At most this many events, 1..=1000 (default 100) */
+                /**
+                 * @description At most this many events, 1–1000 (default 100).
+                 * @example 500
+                 */
                 limit?: number;
             };
-            header: {
-                /** @description Bearer <one of internal.keys, or events.replay_key> */
-                Authorization: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Envelope; data {events: [message bodies as published], oldest_seq, next_after_seq}. Errors: 1 bad parameter, 401 wrong key, 404 when no IM-server key is configured */
+            /** @description Codes: 0; 1 bad parameter; 401 wrong key. HTTP 404 when no IM-server key is configured */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_EventPage"];
+                };
+            };
+        };
+    };
+    check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["CheckInput"];
+                "multipart/form-data": components["schemas"]["CheckInput"];
+            };
+        };
+        responses: {
+            /** @description Codes: 0; 1 缺少参数/参数无效 (user_id, others; more than 1000 others); 401 wrong key. HTTP 404 when no IM-server key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RelationCheck"];
+                };
+            };
+            /** @description Body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RelationCheck"];
+                };
+            };
+        };
+    };
+    snapshot: {
+        parameters: {
+            query: {
+                /** @description What to walk. */
+                kind: "follows" | "blocks" | "users";
+                /** @description The `next` of the previous page; absent on the first page. */
+                after?: string;
+                /**
+                 * @description Items per page, 1–5000 (default 1000).
+                 * @example 1000
+                 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 1 缺少参数 kind, 参数 kind/after/limit 无效 (an unknown kind, a cursor of another kind or that does not decode, a limit outside 1–5000); 401 wrong key. HTTP 404 when no IM-server key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SnapshotPage"];
+                };
+            };
+        };
+    };
+    users: {
+        parameters: {
+            query: {
+                /**
+                 * @description User ids, 1 to 1000, answered in this order: `ids[]=6&ids[]=7` (or `ids=6,7`).
+                 * @example [
+                 *       6,
+                 *       7
+                 *     ]
+                 */
+                ids: components["schemas"]["UserId"][];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Codes: 0; 1 缺少参数/参数无效 ids (more than 1000); 401 wrong key. HTTP 404 when no IM-server key is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Vec_ImUser"];
+                };
             };
         };
     };
