@@ -15,6 +15,7 @@ mod contract;
 mod hardening;
 mod jwt_keys;
 mod lifecycle;
+mod monitoring;
 mod pools;
 mod profile;
 mod properties;
