@@ -10,14 +10,16 @@
 #   BENCH_LOCK=/path/to/bench.lock bench/sweep.sh      # then: python3 bench/sweep-table.py
 #
 # Environment: OUT (reports folder, bench/reports/sweep), ROUNDS (2), MEASURE (seconds
-# measured per run, 4), ONLY (configurations to run, space-separated names), BENCH_LOCK
-# (a file to flock around each run, so benchmarks of several people never overlap),
-# AMQP_URL (the broker for the two-process pair).
+# measured per run, 4), FIRST_ROUND (1; to resume), ONLY (configurations to run,
+# space-separated names), BENCH_LOCK (a file to flock around each run, so benchmarks
+# of several people never overlap; or hold the lock around the whole sweep instead:
+# `flock FILE bench/sweep.sh`), AMQP_URL (the broker for the two-process pair).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-bench/reports/sweep}
 ROUNDS=${ROUNDS:-2}
+FIRST_ROUND=${FIRST_ROUND:-1}
 MEASURE=${MEASURE:-4}
 AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 BIN=${BIN:-target/release/im-access}
@@ -62,7 +64,7 @@ run_one() { # round, name, options
   echo "   after: $(uptime)" | tee -a "$OUT/uptime.log"
 }
 
-for round in $(seq 1 "$ROUNDS"); do
+for round in $(seq "$FIRST_ROUND" "$ROUNDS"); do
   order=("${CONFIGS[@]}")
   if (( round % 2 == 0 )); then
     order=(); for (( i=${#CONFIGS[@]}-1; i>=0; i-- )); do order+=("${CONFIGS[i]}"); done
@@ -71,7 +73,7 @@ for round in $(seq 1 "$ROUNDS"); do
     name=${entry%%|*}
     if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
     # The capacity run needs no second round.
-    if [[ $name == capacity && $round -gt 1 ]]; then continue; fi
+    if [[ $name == capacity && $round -gt $FIRST_ROUND ]]; then continue; fi
     run_one "$round" "$name" "${entry#*|}"
   done
 done
