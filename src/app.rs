@@ -172,6 +172,7 @@ impl Application {
                 .iter()
                 .map(|t| (t.nation_code.as_str(), t.phone.as_str(), t.code.as_str())),
         );
+        let sms_provider = provider.name();
         let services = Services::new(Deps {
             db: db.clone(),
             settings: settings.clone(),
@@ -215,6 +216,11 @@ impl Application {
             jwt,
         });
         crate::metrics::handle();
+        let relays = !settings.amqp.url.expose_secret().is_empty();
+        crate::metrics::configured(&settings, sms_provider, relays);
+        // Without a broker (one process) the caches stay on; with one, `cluster` turns
+        // them on once its feed is live.
+        crate::metrics::cache_coherent(services.caches_enabled());
 
         let resource_dir = storage.root().to_owned();
         let server_state = state.clone();
@@ -278,7 +284,7 @@ impl Application {
                 stop_rx.clone(),
             )),
         ];
-        if !settings.amqp.url.expose_secret().is_empty() {
+        if relays {
             let relay = crate::events::relay::Relay::new(
                 db.clone(),
                 settings.amqp.clone(),

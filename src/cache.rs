@@ -29,6 +29,8 @@ type Hasher = foldhash::fast::RandomState;
 
 pub struct NearCache<K, V> {
     name: &'static str,
+    /// Capacity is counted in bytes (a weigher) rather than entries.
+    weighed: bool,
     inner: Cache<K, V, Hasher>,
     generations: Arc<[AtomicU64; STRIPES]>,
     hasher: Hasher,
@@ -56,7 +58,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub fn new(name: &'static str, capacity: u64, ttl: Duration) -> Self {
-        Self::build(name, Self::builder(capacity, ttl), None)
+        Self::build(name, Self::builder(capacity, ttl), None, false)
     }
 
     /// A cache that runs `retire` on each value it lets go of or never kept (see above).
@@ -70,17 +72,22 @@ where
         let on_leave = retire.clone();
         let builder =
             Self::builder(capacity, ttl).eviction_listener(move |_k, v, _cause| on_leave(&v));
-        Self::build(name, builder, Some(retire))
+        Self::build(name, builder, Some(retire), false)
     }
 
-    /// Capacity counts `weigher` units (bytes, say) instead of entries.
+    /// Capacity counts bytes, as `weigher` estimates them, instead of entries.
     pub fn weighted(
         name: &'static str,
         capacity: u64,
         ttl: Duration,
         weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static,
     ) -> Self {
-        Self::build(name, Self::builder(capacity, ttl).weigher(weigher), None)
+        Self::build(
+            name,
+            Self::builder(capacity, ttl).weigher(weigher),
+            None,
+            true,
+        )
     }
 
     fn builder(capacity: u64, ttl: Duration) -> CacheBuilder<K, V, Cache<K, V>> {
@@ -91,9 +98,11 @@ where
         name: &'static str,
         builder: CacheBuilder<K, V, Cache<K, V>>,
         retire: Option<Retire<V>>,
+        weighed: bool,
     ) -> Self {
         NearCache {
             name,
+            weighed,
             inner: builder
                 .support_invalidation_closures()
                 .build_with_hasher(Hasher::default()),
@@ -328,7 +337,7 @@ where
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
             self.inner.entry_count(),
-            self.inner.weighted_size(),
+            self.weighed.then(|| self.inner.weighted_size()),
         );
     }
 

@@ -34,7 +34,7 @@ const CHECK_EVERY: Duration = Duration::from_millis(200);
 fn set_caches(services: &Services, on: bool) {
     if services.caches_enabled() != on {
         tracing::info!(enabled = on, "shared caches switched");
-        metrics::gauge!("im_cache_coherent").set(if on { 1.0 } else { 0.0 });
+        crate::metrics::cache_coherent(on);
     }
     services.set_caches_enabled(on);
 }
@@ -52,6 +52,7 @@ pub async fn run(db: Db, amqp: AmqpSettings, caches: Services, mut stop: watch::
         }
         let session = subscribe(&amqp, &caches, &live_tx, &mut stop).await;
         let _ = live_tx.send(false);
+        metrics::gauge!("im_cache_feed_connected").set(0.0);
         set_caches(&caches, false);
         match session {
             Ok(()) => break,
@@ -124,6 +125,7 @@ async fn subscribe(
     // From here on every change commits an event this queue receives, so anything
     // loaded from now can be invalidated in time.
     let _ = live.send(true);
+    metrics::gauge!("im_cache_feed_connected").set(1.0);
     tracing::info!("cache invalidation feed connected");
     loop {
         tokio::select! {

@@ -26,7 +26,8 @@ pub struct Phase {
 /// What the CPU and memory figures are taken of.
 #[derive(Clone, Debug)]
 pub struct Probe {
-    pub server_pid: u32,
+    /// Every server process (`--processes`); CPU and memory are summed over them.
+    pub server_pids: Vec<u32>,
     pub database: String,
 }
 
@@ -97,12 +98,12 @@ where
             tokio::time::sleep_until(warm_end.into()).await;
             let a = (
                 Instant::now(),
-                CpuSnapshot::take(probe.server_pid, &probe.database),
+                CpuSnapshot::take(&probe.server_pids, &probe.database),
             );
             tokio::time::sleep_until(end.into()).await;
             let b = (
                 Instant::now(),
-                CpuSnapshot::take(probe.server_pid, &probe.database),
+                CpuSnapshot::take(&probe.server_pids, &probe.database),
             );
             (a, b)
         })
@@ -184,7 +185,7 @@ where
     let next = Rc::new(Cell::new(0usize));
     let before = (
         Instant::now(),
-        CpuSnapshot::take(probe.server_pid, &probe.database),
+        CpuSnapshot::take(&probe.server_pids, &probe.database),
     );
     let mut tasks = Vec::new();
     for mut work in workers {
@@ -227,7 +228,7 @@ where
     }
     let after = (
         Instant::now(),
-        CpuSnapshot::take(probe.server_pid, &probe.database),
+        CpuSnapshot::take(&probe.server_pids, &probe.database),
     );
     let secs = (after.0 - before.0).as_secs_f64().max(1e-9);
     Ok(stats(
@@ -247,7 +248,7 @@ where
 {
     let before = (
         Instant::now(),
-        CpuSnapshot::take(probe.server_pid, &probe.database),
+        CpuSnapshot::take(&probe.server_pids, &probe.database),
     );
     let mut hist = histogram();
     let mut tally = WorkerTally::default();
@@ -265,7 +266,7 @@ where
     }
     let after = (
         Instant::now(),
-        CpuSnapshot::take(probe.server_pid, &probe.database),
+        CpuSnapshot::take(&probe.server_pids, &probe.database),
     );
     let secs = (after.0 - before.0).as_secs_f64().max(1e-9);
     Ok(stats(&hist, tally, secs, probe, after.1.since(&before.1)))
@@ -309,8 +310,8 @@ fn stats(
         client_cpu_us_per_op: per_op(client),
         pg_cpu_us_per_op: per_op(pg),
         late: tally.late,
-        server_rss_kb: procstat::status_kb(probe.server_pid, "VmRSS").unwrap_or(0),
-        server_peak_rss_kb: procstat::status_kb(probe.server_pid, "VmHWM").unwrap_or(0),
+        server_rss_kb: procstat::status_kb_sum(&probe.server_pids, "VmRSS"),
+        server_peak_rss_kb: procstat::status_kb_sum(&probe.server_pids, "VmHWM"),
         first_error: tally.first_error,
     }
 }
@@ -388,7 +389,7 @@ mod tests {
             .unwrap();
         let local = tokio::task::LocalSet::new();
         let probe = Probe {
-            server_pid: std::process::id(),
+            server_pids: vec![std::process::id()],
             database: "no_such_database_here".into(),
         };
         local.block_on(&rt, async {

@@ -94,6 +94,21 @@ struct Cli {
     /// Keep the bench database (and print its name) instead of dropping it.
     #[arg(long)]
     keep_db: bool,
+    /// An extra setting for the server, `KEY=VALUE` (repeatable; wins over the
+    /// harness's own), e.g. `--server-env IM__ACTORS__THREADS=1`.
+    #[arg(long = "server-env", value_parser = parse_env)]
+    server_env: Vec<(String, String)>,
+    /// Server processes on the one database; the workers of every scenario except
+    /// sign-in are spread over them round robin.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    processes: u16,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }
 
 struct Preset {
@@ -257,18 +272,18 @@ async fn run(cli: Cli) -> Result<()> {
         "bench: database {database}, scratch folder {}",
         dir.display()
     );
-    let mut server_slot: Option<Server> = None;
+    let mut servers: Vec<Server> = Vec::new();
     let res = bench(
         &cli,
         &bin,
         &dir,
         &database,
         pg_version,
-        &mut server_slot,
+        &mut servers,
         started,
     )
     .await;
-    if let Some(mut s) = server_slot.take() {
+    for mut s in servers {
         if let Err(e) = s.stop() {
             eprintln!("bench: stopping the server: {e:#}");
         }
@@ -348,7 +363,7 @@ async fn bench(
     dir: &std::path::Path,
     database: &str,
     pg_version: String,
-    server_slot: &mut Option<Server>,
+    servers: &mut Vec<Server>,
     started: Instant,
 ) -> Result<Report> {
     let p = preset(cli.scale);
@@ -375,6 +390,7 @@ async fn bench(
         db_pool: cli.db_pool,
         workers: cli.server_workers,
         log_level: "warn".into(),
+        extra_env: cli.server_env.clone(),
     };
 
     let sql_check = if cli.skip_sql_check || !want(Group::Write) {
@@ -392,6 +408,7 @@ async fn bench(
                 db_pool: server_cfg.db_pool,
                 workers: server_cfg.workers,
                 log_level: server_cfg.log_level.clone(),
+                extra_env: server_cfg.extra_env.clone(),
             },
         })
         .await
@@ -401,14 +418,20 @@ async fn bench(
         sql_check.status, sql_check.detail
     );
 
-    eprintln!("bench: starting the server");
-    let server = server_slot.insert(Server::start(&server_cfg).await?);
+    // One after another: the first runs the migrations, the others find them done.
+    for i in 0..cli.processes {
+        eprintln!("bench: starting server {}", i + 1);
+        servers.push(Server::start(&server_cfg).await?);
+    }
+    let addrs: Vec<std::net::SocketAddr> = servers.iter().map(|s| s.addr).collect();
+    let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
+    let server = &servers[0];
     let addr = server.addr;
     let probe = Probe {
-        server_pid: server.pid,
+        server_pids: pids.clone(),
         database: database.to_string(),
     };
-    let rss_at_start = procstat::status_kb(server.pid, "VmRSS").unwrap_or(0);
+    let rss_at_start = procstat::status_kb_sum(&pids, "VmRSS");
     eprintln!(
         "bench: seeding {} users, {} follows, {} sessions",
         plan.users, plan.follows, plan.sessions
@@ -437,7 +460,7 @@ async fn bench(
         let r = load::run_each(
             read_reqs.len(),
             &ctx.probe,
-            scenarios::each(addr, &read_reqs, n),
+            scenarios::each(&addrs, &read_reqs, n),
         )
         .await?;
         memory = Some(Memory {
@@ -469,7 +492,7 @@ async fn bench(
                     load::run(
                         &ctx.phase,
                         &ctx.probe,
-                        scenarios::cycling(addr, &healthz, n),
+                        scenarios::cycling(&addrs, &healthz, n),
                     )
                     .await?,
                 );
@@ -479,7 +502,7 @@ async fn bench(
                     load::run(
                         &ctx.phase,
                         &ctx.probe,
-                        scenarios::cycling(addr, &read_reqs, n),
+                        scenarios::cycling(&addrs, &read_reqs, n),
                     )
                     .await?,
                 );
@@ -519,10 +542,15 @@ async fn bench(
             let (mut ceiling, mut read) = (Vec::new(), Vec::new());
             for _ in 0..repeats {
                 ceiling.push(
-                    load::run(&paced, &ctx.probe, scenarios::cycling(addr, &healthz, n)).await?,
+                    load::run(&paced, &ctx.probe, scenarios::cycling(&addrs, &healthz, n)).await?,
                 );
                 read.push(
-                    load::run(&paced, &ctx.probe, scenarios::cycling(addr, &read_reqs, n)).await?,
+                    load::run(
+                        &paced,
+                        &ctx.probe,
+                        scenarios::cycling(&addrs, &read_reqs, n),
+                    )
+                    .await?,
                 );
             }
             ctx.push_paced(
@@ -550,7 +578,9 @@ async fn bench(
         let pool = pg::pool(&server_cfg.database_url, cli.db_pool).await?;
         let (mut srv, mut base) = (Vec::new(), Vec::new());
         for _ in 0..repeats {
-            srv.push(load::run(&ctx.phase, &ctx.probe, mix.server_workers(addr, &seeded)?).await?);
+            srv.push(
+                load::run(&ctx.phase, &ctx.probe, mix.server_workers(&addrs, &seeded)?).await?,
+            );
             base.push(load::run(&ctx.phase, &ctx.probe, mix.raw_workers(&pool)).await?);
         }
         pool.close().await;
@@ -622,7 +652,7 @@ async fn bench(
             let mut runs = Vec::new();
             for _ in 0..repeats {
                 runs.push(
-                    load::run(&ctx.phase, &ctx.probe, scenarios::cycling(addr, &reqs, n)).await?,
+                    load::run(&ctx.phase, &ctx.probe, scenarios::cycling(&addrs, &reqs, n)).await?,
                 );
             }
             ctx.push(key, title, "1 request", closed.clone(), runs);
@@ -641,7 +671,7 @@ async fn bench(
                 let mut runs = Vec::new();
                 for _ in 0..repeats {
                     runs.push(
-                        load::run(&ctx.phase, &ctx.probe, scenarios::cycling(addr, &reqs, n))
+                        load::run(&ctx.phase, &ctx.probe, scenarios::cycling(&addrs, &reqs, n))
                             .await?,
                     );
                 }
@@ -717,7 +747,7 @@ async fn bench(
     }
 
     if let Some(m) = memory.as_mut() {
-        m.peak_rss_at_end_kb = procstat::status_kb(server.pid, "VmHWM").unwrap_or(0);
+        m.peak_rss_at_end_kb = procstat::status_kb_sum(&pids, "VmHWM");
     }
     let server_log_lines = server.log_lines();
     if server_log_lines > 0 {
@@ -784,6 +814,12 @@ async fn bench(
                 cli.server_workers.to_string()
             },
             server_db_pool: cli.db_pool,
+            processes: cli.processes,
+            server_env: cli
+                .server_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
             client:
                 "one thread (tokio current_thread), one keep-alive HTTP/1.1 connection per worker"
                     .into(),

@@ -43,6 +43,11 @@ pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
+/// `status_kb` added up over several processes (missing ones count 0).
+pub fn status_kb_sum(pids: &[u32], field: &str) -> u64 {
+    pids.iter().filter_map(|&p| status_kb(p, field)).sum()
+}
+
 /// PostgreSQL backends serving one database: their process title is
 /// `postgres: <cluster>: <user> <database> <client> <state>`.
 pub fn pg_backends(database: &str) -> Vec<u32> {
@@ -70,9 +75,9 @@ pub struct CpuSnapshot {
 }
 
 impl CpuSnapshot {
-    pub fn take(server_pid: u32, database: &str) -> Self {
+    pub fn take(server_pids: &[u32], database: &str) -> Self {
         CpuSnapshot {
-            server: cpu_ticks(server_pid).unwrap_or(0),
+            server: server_pids.iter().filter_map(|&p| cpu_ticks(p)).sum(),
             client: cpu_ticks(std::process::id()).unwrap_or(0),
             pg: pg_backends(database)
                 .into_iter()

@@ -30,6 +30,10 @@ pub struct Settings {
     pub repeats: usize,
     pub server_workers: String,
     pub server_db_pool: u32,
+    /// Server processes on the one database.
+    pub processes: u16,
+    /// `--server-env` settings, `KEY=VALUE`.
+    pub server_env: Vec<String>,
     pub client: String,
     pub plan: Plan,
 }
@@ -162,8 +166,15 @@ impl Report {
         );
         let _ = writeln!(
             w,
-            "- server: release build, HTTP workers {}, database pool {}, log level warn, SMS provider `file`",
-            s.server_workers, s.server_db_pool
+            "- server: release build, {} process(es), HTTP workers {}, database pool {}, log level warn, SMS provider `file`{}",
+            s.processes,
+            s.server_workers,
+            s.server_db_pool,
+            if s.server_env.is_empty() {
+                String::new()
+            } else {
+                format!(", and {}", s.server_env.join(" "))
+            }
         );
         let _ = writeln!(w, "- load generator: {}", s.client);
 

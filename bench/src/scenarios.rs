@@ -14,17 +14,23 @@ use crate::http::{self, Conn};
 use crate::pg::{phone_of, Seeded};
 use crate::raw::{self, Op, Outcome};
 
+/// The server worker `w` connects to: with several server processes (`--processes`),
+/// workers are spread over them round robin, as a load balancer would.
+pub fn target(addrs: &[SocketAddr], w: usize) -> SocketAddr {
+    addrs[w % addrs.len()]
+}
+
 /// Workers that each cycle through `reqs` with a stride of the worker count, starting at
 /// their own index, so n workers together walk every request in turn.
 pub fn cycling(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     reqs: &Rc<Vec<Vec<u8>>>,
     n: usize,
 ) -> Vec<impl AsyncFnMut() -> Result<()> + 'static> {
     (0..n)
         .map(|w| {
             let reqs = reqs.clone();
-            let mut conn = Conn::new(addr);
+            let mut conn = Conn::new(target(addrs, w));
             let mut i = w % reqs.len().max(1);
             async move || {
                 let r = conn.request(&reqs[i]).await?;
@@ -37,14 +43,14 @@ pub fn cycling(
 
 /// Workers for the memory pass: operation `i` sends `reqs[i]`.
 pub fn each(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     reqs: &Rc<Vec<Vec<u8>>>,
     n: usize,
 ) -> Vec<impl AsyncFnMut(usize) -> Result<()> + 'static> {
     (0..n)
-        .map(|_| {
+        .map(|w| {
             let reqs = reqs.clone();
-            let mut conn = Conn::new(addr);
+            let mut conn = Conn::new(target(addrs, w));
             async move |i: usize| conn.request(&reqs[i]).await?.ensure_ok()
         })
         .collect()
@@ -140,7 +146,7 @@ impl WriteMix {
 
     pub fn server_workers(
         &self,
-        addr: SocketAddr,
+        addrs: &[SocketAddr],
         seeded: &Seeded,
     ) -> Result<Vec<impl AsyncFnMut() -> Result<()> + 'static>> {
         let per = self.pairs_per_worker;
@@ -155,14 +161,14 @@ impl WriteMix {
                     .token(from)
                     .ok_or_else(|| anyhow!("write user {from} has no session"))?;
                 reqs.push(http::post_form(
-                    addr,
+                    addrs[0],
                     "/relation/operation",
                     Some(token),
                     &format!("to_user_id={to}&type={}", op.as_str()),
                 ));
             }
             let cursors = self.cursors.clone();
-            let mut conn = Conn::new(addr);
+            let mut conn = Conn::new(target(addrs, w));
             out.push(async move || {
                 let j = cursors[w].get();
                 cursors[w].set(j + 1);

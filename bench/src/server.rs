@@ -62,6 +62,8 @@ pub struct ServerConfig {
     pub db_pool: u32,
     pub workers: usize,
     pub log_level: String,
+    /// `--server-env` settings, applied after the harness's own (so they win).
+    pub extra_env: Vec<(String, String)>,
 }
 
 pub struct Server {
@@ -107,6 +109,7 @@ impl Server {
             .env("IM__SMS__PER_IP_HOURLY", huge)
             .env("IM__SMS__VERIFY_PER_IP_HOURLY", huge)
             .env("IM__SMS__GLOBAL_DAILY_BUDGET", huge)
+            .envs(cfg.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

@@ -197,6 +197,7 @@ fn clone_cfg(c: &ServerConfig) -> ServerConfig {
         db_pool: c.db_pool,
         workers: c.workers,
         log_level: c.log_level.clone(),
+        extra_env: c.extra_env.clone(),
     }
 }
 

@@ -31,6 +31,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::services::{RelationService, Services, SessionService, SmsService};
 
 /// A service an actor kind runs.
+/// The actor kinds, as the metrics label them.
+pub const KINDS: &[&str] = &[
+    <SmsService as Service>::NAME,
+    <SessionService as Service>::NAME,
+    <RelationService as Service>::NAME,
+];
+
 pub trait Service: Send + Sync + 'static {
     /// The kind's name in logs and metrics.
     const NAME: &'static str;

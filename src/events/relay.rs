@@ -332,7 +332,7 @@ impl Relay {
                 return Ok(Round::LostLease);
             }
             metrics::counter!("im_relay_published_total").increment(confirmed as u64);
-            metrics::histogram!("im_relay_batch_size").record(confirmed as f64);
+            metrics::histogram!(crate::metrics::RELAY_BATCH).record(confirmed as f64);
             for row in &rows[..confirmed] {
                 metrics::histogram!("im_relay_commit_to_confirm_seconds")
                     .record(((now - row.occurred_at).max(0) as f64) / 1000.0);

@@ -131,6 +131,7 @@ pub async fn replay_events(
 #[utoipa::path(get, path = "/metrics", tag = "ops", summary = "Prometheus metrics", responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text format 0.0.4 (not the envelope)")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.record_gauges().await;
+    crate::metrics::collect_process();
     let body = crate::metrics::handle()
         .map(|h| h.render())
         .unwrap_or_default();

@@ -344,7 +344,8 @@ impl ThreadPools {
         if !(DbBackend::Postgres.is_prefix_of(url) || DbBackend::MySql.is_prefix_of(url)) {
             return None;
         }
-        let shared = (settings.max_connections / 4).clamp(1, SHARED_CONNECTIONS);
+        // At least two: migrating holds one for the lock and runs on another.
+        let shared = (settings.max_connections / 4).clamp(2, SHARED_CONNECTIONS);
         let threads = u32::try_from(threads).unwrap_or(u32::MAX);
         let per_thread = settings
             .max_connections

@@ -17,6 +17,7 @@ mod im_server;
 mod internal;
 mod jwt_keys;
 mod lifecycle;
+mod monitoring;
 mod pools;
 mod profile;
 mod properties;

@@ -124,7 +124,7 @@ async fn each_request_thread_has_its_own_connections_within_the_limit() {
 
 #[actix_web::test]
 async fn with_fewer_connections_than_threads_every_thread_shares_one_pool() {
-    // One connection would stay shared, leaving less than one per thread.
+    // Two connections would stay shared, leaving none for the threads.
     let Some(db) = split_db(2).await else {
         return;
     };
@@ -134,4 +134,21 @@ async fn with_fewer_connections_than_threads_every_thread_shares_one_pool() {
         most, 2,
         "one pool of max_connections, used to the full: {a:?} {b:?} {main:?}"
     );
+}
+
+#[actix_web::test]
+async fn a_small_pool_still_migrates_at_start() {
+    // 4 connections over 2 threads: 2 shared, 1 each. Migrating holds one shared
+    // connection for the lock and needs another (with 1 shared, start-up timed out).
+    let Some(db) = split_db(4).await else {
+        return;
+    };
+    db.migrate().await.expect("migrations run on a pool of 4");
+    let [(a, _), (b, _), (shared, open)] = two_threads_and_here(&db, 2).await;
+    assert_eq!(
+        (a.len(), b.len(), shared.len()),
+        (1, 1, 2),
+        "{a:?} {b:?} {shared:?}"
+    );
+    assert!(open <= 4, "{open} connections open at once");
 }

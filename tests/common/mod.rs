@@ -777,6 +777,17 @@ pub async fn outbox_rows(
 
 /// The sum of `metric`'s samples in a `/metrics` text whose labels include each of
 /// `labels` (written `name="value"`).
+/// The value of a metric without labels, if the scrape has it.
+pub fn metric_value(text: &str, metric: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(metric)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 pub fn metric_sum(text: &str, metric: &str, labels: &[&str]) -> f64 {
     let prefix = format!("{metric}{{");
     text.lines()

@@ -45,6 +45,8 @@ pub mod action {
     pub const UNBAN: &str = "users.unban";
     pub const REVOKE: &str = "sessions.revoke";
     pub const DELETE: &str = "users.delete";
+    /// Every action, for the metrics' zero series.
+    pub const ALL: &[&str] = &[BAN, UNBAN, REVOKE, DELETE];
 }
 
 /// How an operator names the user to look up.
@@ -208,6 +210,7 @@ impl SessionService {
             })
             .await?;
         self.signal.committed();
+        crate::metrics::admin_action(action::BAN);
         self.forget_sessions(&ended).await;
         tracing::info!(
             user_id = user,
@@ -241,6 +244,7 @@ impl SessionService {
                 })
             })
             .await?;
+        crate::metrics::admin_action(action::UNBAN);
         if lifted {
             self.signal.committed();
             tracing::info!(user_id = user, key = %by.key, "account unbanned");
@@ -263,6 +267,7 @@ impl SessionService {
         if !self.revoke_sessions(user, device, revocation).await? {
             return Err(ApiError::Invalid(Invalid::UnknownUser));
         }
+        crate::metrics::admin_action(action::REVOKE);
         tracing::info!(user_id = user, key = %by.key, device = device.map(|d| d.as_str()), "sessions revoked by an operator");
         Ok(())
     }
@@ -273,6 +278,7 @@ impl SessionService {
         if !self.delete_user(user, None, Some(entry)).await? {
             return Err(ApiError::Invalid(Invalid::UnknownUser));
         }
+        crate::metrics::admin_action(action::DELETE);
         Ok(())
     }
 
