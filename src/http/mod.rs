@@ -215,6 +215,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         max_file_bytes: settings.storage.max_avatar_bytes,
         max_parts: 16,
     };
+    // Routes that take a list (contact matching: 100 numbers; relations/check: 1000 ids)
+    // in every documented media type: a multipart body spends a part and ~100 bytes of
+    // headers per item, past the default limits.
+    let lists = params::ParamsConfig {
+        max_body_bytes: settings.server.max_body_bytes.max(256 * 1024),
+        max_parts: 1_024,
+        ..Default::default()
+    };
     let post = |path: &str, cfgp: &params::ParamsConfig| {
         web::resource(path)
             .app_data(cfgp.clone())
@@ -258,7 +266,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/relation/operation", &small).route(web::post().to(relation::operation)))
         .service(post("/relation/followlist", &small).route(web::post().to(relation::follow_list)))
         .service(
-            post("/relation/contactlist", &small).route(web::post().to(relation::contact_list)),
+            post("/relation/contactlist", &lists).route(web::post().to(relation::contact_list)),
         )
         .service(post("/healthz", &small).route(web::get().to(ops::healthz)))
         .service(post("/readyz", &small).route(web::get().to(ops::readyz)))
@@ -267,7 +275,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .service(post("/docs", &small).route(web::get().to(ops::docs)))
         .service(post("/.well-known/jwks.json", &small).route(web::get().to(ops::jwks)))
         .service(post("/internal/events", &small).route(web::get().to(ops::replay_events)))
-        .service(post("/internal/relations/check", &small).route(web::post().to(internal::check)))
+        .service(post("/internal/relations/check", &lists).route(web::post().to(internal::check)))
         .service(post("/internal/users", &small).route(web::get().to(internal::users)))
         .service(post("/internal/snapshot", &small).route(web::get().to(internal::snapshot)));
     // No admin key: nothing under /admin/ exists (every path there is 404).

@@ -112,11 +112,25 @@ pub struct Pair {
 }
 
 /// A page's items: pairs for `follows` and `blocks`, users for `users`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum SnapshotItems {
     Pairs(Vec<Pair>),
     Users(Vec<ImUser>),
+}
+
+/// `anyOf`, not the `oneOf` an untagged enum gets: an empty page is both an empty list
+/// of pairs and an empty list of users, and `oneOf` wants exactly one to match.
+fn snapshot_items_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder};
+    use utoipa::PartialSchema;
+    utoipa::openapi::Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(ArrayBuilder::new().items(Pair::schema()))
+            .item(ArrayBuilder::new().items(ImUser::schema()))
+            .description(Some("Pairs for `follows` and `blocks`, users for `users`"))
+            .build(),
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -125,6 +139,7 @@ pub struct SnapshotPage {
     /// page of the walk. Apply the events after it to what the pages hold.
     #[schema(example = 1042)]
     pub snapshot_seq: i64,
+    #[schema(schema_with = snapshot_items_schema)]
     pub items: SnapshotItems,
     /// Pass as `after` for the next page; null on the last one.
     pub next: Option<String>,

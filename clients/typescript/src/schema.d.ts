@@ -1009,7 +1009,35 @@ export interface components {
              */
             code: number;
             data: {
-                items: components["schemas"]["SnapshotItems"];
+                /** @description Pairs for `follows` and `blocks`, users for `users` */
+                items: {
+                    /**
+                     * Format: int64
+                     * @example 6
+                     */
+                    from_user_id: number;
+                    /**
+                     * Format: int64
+                     * @example 7
+                     */
+                    to_user_id: number;
+                }[] | {
+                    /** @description The avatar's URL, or null. */
+                    avatar?: string | null;
+                    /** @description RFC 3339, while banned with an end; else null. */
+                    banned_until?: string | null;
+                    /**
+                     * @description Null once deleted.
+                     * @example GLdKtM
+                     */
+                    nickname?: string | null;
+                    state: components["schemas"]["UserState"];
+                    /**
+                     * Format: int64
+                     * @example 7
+                     */
+                    user_id: number;
+                }[];
                 /** @description Pass as `after` for the next page; null on the last one. */
                 next?: string | null;
                 /**
@@ -1417,19 +1445,6 @@ export interface components {
              */
             totalPage: number;
         };
-        /** @description A follow or a block: `from_user_id` follows (blocks) `to_user_id`. */
-        Pair: {
-            /**
-             * Format: int64
-             * @example 6
-             */
-            from_user_id: number;
-            /**
-             * Format: int64
-             * @example 7
-             */
-            to_user_id: number;
-        };
         /** @description How `user_id` stands with the user who asked about it (`/internal/relations/check`). */
         PairState: {
             /** @description This one blocks the asking user. */
@@ -1615,10 +1630,36 @@ export interface components {
              */
             phone: string;
         };
-        /** @description A page's items: pairs for `follows` and `blocks`, users for `users`. */
-        SnapshotItems: components["schemas"]["Pair"][] | components["schemas"]["ImUser"][];
         SnapshotPage: {
-            items: components["schemas"]["SnapshotItems"];
+            /** @description Pairs for `follows` and `blocks`, users for `users` */
+            items: {
+                /**
+                 * Format: int64
+                 * @example 6
+                 */
+                from_user_id: number;
+                /**
+                 * Format: int64
+                 * @example 7
+                 */
+                to_user_id: number;
+            }[] | {
+                /** @description The avatar's URL, or null. */
+                avatar?: string | null;
+                /** @description RFC 3339, while banned with an end; else null. */
+                banned_until?: string | null;
+                /**
+                 * @description Null once deleted.
+                 * @example GLdKtM
+                 */
+                nickname?: string | null;
+                state: components["schemas"]["UserState"];
+                /**
+                 * Format: int64
+                 * @example 7
+                 */
+                user_id: number;
+            }[];
             /** @description Pass as `after` for the next page; null on the last one. */
             next?: string | null;
             /**
