@@ -67,43 +67,34 @@ fn production_profile_refuses_unsafe_settings_and_says_what_to_set() {
     }
 }
 
-#[test]
-fn migration_cli_status_up_and_down() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    let out = run(im(dir.path()).args(["migrate", "status"]));
+/// `im-access migrate <action>`, which must succeed; then what `migrate status` says.
+fn migrate(dir: &std::path::Path, action: &str) -> String {
+    let out = run(im(dir).args(["migrate", action]));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&run(im(dir).args(["migrate", "status"])).stdout).into_owned()
+}
+
+#[test]
+fn migration_cli_status_up_and_down() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let text = migrate(dir.path(), "status");
     assert!(text.contains("pending  m20261128_000001_initial"), "{text}");
     assert!(
         text.contains("pending  m20261128_120000_relay_rows"),
         "{text}"
     );
-    let out = run(im(dir.path()).args(["migrate", "up"]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&run(im(dir.path()).args(["migrate", "status"])).stdout)
-        .to_string();
+    let text = migrate(dir.path(), "up");
     assert!(text.contains("applied  m20261128_000001_initial"), "{text}");
     assert!(
         text.contains("applied  m20261128_120000_relay_rows"),
         "{text}"
     );
-    let out = run(im(dir.path()).args(["migrate", "down"]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&run(im(dir.path()).args(["migrate", "status"])).stdout)
-        .to_string();
+    let text = migrate(dir.path(), "down");
     // `down` rolls back the latest migration only.
     assert!(text.contains("applied  m20261128_000001_initial"), "{text}");
     assert!(

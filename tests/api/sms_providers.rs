@@ -599,6 +599,26 @@ fn assert_clean(e: &SmsError, secret: &str) {
     assert!(!text.contains(CODE), "code leaked: {text}");
 }
 
+/// A provider configured with the wrong secret: the vendor refuses the signature, and
+/// the error names the refusal without the secret.
+async fn assert_wrong_secret_refused(
+    kind: SmsProviderKind,
+    vendor: Vendor,
+    set_wrong_secret: impl FnOnce(&mut SmsSettings),
+    vendor_error: &str,
+) {
+    let fake = Fake::start(vendor, Mode::Ok).await;
+    let mut s = sms_settings(kind, &fake.base);
+    set_wrong_secret(&mut s);
+    let e = send(provider(&s).as_ref(), "86", "13912345678")
+        .await
+        .expect_err("refused");
+    assert!(!fake.last().signed_ok);
+    assert!(e.to_string().contains(vendor_error), "{e}");
+    assert_clean(&e, "not-the-secret");
+    fake.stop().await;
+}
+
 /// Every failure mode shared by the vendors: their error answer, HTTP 500, a timeout and
 /// nobody listening all become `Err`.
 async fn assert_failures(kind: SmsProviderKind, vendor: Vendor, secret: &str, vendor_error: &str) {
@@ -668,19 +688,13 @@ async fn tencent_signed_request_succeeds() {
 
 #[actix_web::test]
 async fn tencent_wrong_secret_is_refused() {
-    let fake = Fake::start(Vendor::Tencent, Mode::Ok).await;
-    let mut s = sms_settings(SmsProviderKind::Tencent, &fake.base);
-    s.tencent.secret_key = "not-the-secret".to_owned().into();
-    let e = send(provider(&s).as_ref(), "86", "13912345678")
-        .await
-        .expect_err("refused");
-    assert!(!fake.last().signed_ok);
-    assert!(
-        e.to_string().contains("AuthFailure.SignatureFailure"),
-        "{e}"
-    );
-    assert_clean(&e, "not-the-secret");
-    fake.stop().await;
+    assert_wrong_secret_refused(
+        SmsProviderKind::Tencent,
+        Vendor::Tencent,
+        |s| s.tencent.secret_key = "not-the-secret".to_owned().into(),
+        "AuthFailure.SignatureFailure",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -743,16 +757,13 @@ async fn aliyun_signed_request_succeeds() {
 
 #[actix_web::test]
 async fn aliyun_wrong_secret_is_refused() {
-    let fake = Fake::start(Vendor::Aliyun, Mode::Ok).await;
-    let mut s = sms_settings(SmsProviderKind::Aliyun, &fake.base);
-    s.aliyun.access_key_secret = "not-the-secret".to_owned().into();
-    let e = send(provider(&s).as_ref(), "86", "13912345678")
-        .await
-        .expect_err("refused");
-    assert!(!fake.last().signed_ok);
-    assert!(e.to_string().contains("SignatureDoesNotMatch"), "{e}");
-    assert_clean(&e, "not-the-secret");
-    fake.stop().await;
+    assert_wrong_secret_refused(
+        SmsProviderKind::Aliyun,
+        Vendor::Aliyun,
+        |s| s.aliyun.access_key_secret = "not-the-secret".to_owned().into(),
+        "SignatureDoesNotMatch",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -787,16 +798,13 @@ async fn webhook_signed_request_succeeds() {
 
 #[actix_web::test]
 async fn webhook_wrong_secret_is_refused() {
-    let fake = Fake::start(Vendor::Webhook, Mode::Ok).await;
-    let mut s = sms_settings(SmsProviderKind::Webhook, &fake.base);
-    s.webhook.secret = "not-the-secret".to_owned().into();
-    let e = send(provider(&s).as_ref(), "86", "13912345678")
-        .await
-        .expect_err("refused");
-    assert!(!fake.last().signed_ok);
-    assert!(e.to_string().contains("401"), "{e}");
-    assert_clean(&e, "not-the-secret");
-    fake.stop().await;
+    assert_wrong_secret_refused(
+        SmsProviderKind::Webhook,
+        Vendor::Webhook,
+        |s| s.webhook.secret = "not-the-secret".to_owned().into(),
+        "401",
+    )
+    .await;
 }
 
 #[actix_web::test]
