@@ -30,7 +30,6 @@ use futures_util::FutureExt;
 use crate::error::{ApiError, ApiResult};
 use crate::services::{RelationService, Services, SessionService, SmsService};
 
-/// A service an actor kind runs.
 /// The actor kinds, as the metrics label them.
 pub const KINDS: &[&str] = &[
     <SmsService as Service>::NAME,
@@ -38,6 +37,7 @@ pub const KINDS: &[&str] = &[
     <RelationService as Service>::NAME,
 ];
 
+/// A service an actor kind runs.
 pub trait Service: Send + Sync + 'static {
     /// The kind's name in logs and metrics.
     const NAME: &'static str;
